@@ -1,0 +1,78 @@
+"""``netattest lab up|down|status`` and ``netattest gc``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+
+from netattest.errors import NetattestError
+from netattest.lab.gc import KEPT_FILE, collect
+from netattest.lab.lab import Lab, teardown_run
+from netattest.lab.state import known_runs
+from netattest.topology import load_topology
+
+INVENTORY_FILE = "inventory.json"
+
+
+def lab_command(args: argparse.Namespace) -> int:
+    if args.lab_command == "up":
+        return _up(args)
+    if args.lab_command == "down":
+        return _down(args)
+    return _status()
+
+
+def _up(args: argparse.Namespace) -> int:
+    topology = load_topology(args.topology)
+    lab = Lab(topology, args.run_id, progress=lambda message: print(f"  {message}", flush=True))
+    inventory = lab.up()
+    lab.run_dir.write_json(KEPT_FILE, {"kept_at": time.time()})
+    lab.run_dir.write_json(INVENTORY_FILE, json.loads(json.dumps(asdict(inventory), default=str)))
+    print(f"lab {lab.run_id} is up (topology {topology.name}); remove it with: netattest lab down --run-id "
+          f"{lab.run_id}")
+    for pod in inventory.pods:
+        ifaces = ", ".join(f"{i.name} {','.join(i.addresses)} {i.mac}" for i in pod.interfaces.values()
+                           if i.name != "lo")
+        print(f"  {pod.key:28} {pod.node or '-':8} {pod.phase:8} {ifaces or pod.reason or ''}")
+        if pod.netns:
+            print(f"      ip netns exec {pod.netns} ip -br addr")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    runs = [r for r in known_runs() if (r.path / KEPT_FILE).exists()]
+    if args.run_id:
+        runs = [r for r in known_runs() if r.run_id == args.run_id]
+        if not runs:
+            raise NetattestError(f"no lab with run id {args.run_id} on this machine. Fix: list labs with "
+                                 "'netattest lab status'")
+    for run in runs:
+        problems = teardown_run(run.run_id)
+        print(f"lab {run.run_id} removed" + (f" (problems: {problems})" if problems else ""))
+    if not runs:
+        print("no kept lab to remove")
+    return 0
+
+
+def _status() -> int:
+    runs = known_runs()
+    if not runs:
+        print("no lab on this machine")
+    for run in runs:
+        owner = run.owner()
+        kept = (run.path / KEPT_FILE).exists()
+        state = "kept" if kept else ("running" if owner and owner.alive() else "abandoned (netattest gc)")
+        print(f"{run.run_id}  {state:26} topology {owner.topology if owner else '?'}")
+    return 0
+
+
+def gc_command(args: argparse.Namespace) -> int:
+    removed = collect(args.run_id, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for leftover in removed:
+        print(f"{verb} run {leftover.run_id}: {leftover.why} ({leftover.namespaces} namespaces)")
+    if not removed:
+        print("nothing left behind")
+    return 0

@@ -1,0 +1,306 @@
+"""Build a topology as namespaces, attach pods with the real CNI plugins, read back what was built, tear down.
+
+The build order mirrors a cluster: the switch (fabric), nodes with their NICs, hosts on the VLANs, lab-only
+mis-wiring, then pods, which are scheduled by nodeSelector and attached the Multus way. Any failure of a single pod
+(the plugin refusing, no node matching) is recorded on that pod as Kubernetes would show it, because that is a
+finding for the suites; only faults of the lab itself raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from ipaddress import IPv4Interface
+from typing import Callable
+
+from pyroute2 import netns as pyroute_netns
+
+from netattest.annotations import NetworkSelection, NetworkStatus, network_status_from_cni_result
+from netattest.errors import CniError, LabError
+from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
+from netattest.lab import cni
+from netattest.lab.links import read_interfaces
+from netattest.lab.state import STATE_ROOT, RunDir
+from netattest.lab.wiring import NODE_SYSCTLS, Fabric, Namespace, remove_namespace
+from netattest.manifests import nad_cni_config, pod_selections, runtime_config
+from netattest.runid import netns_name, new_run_id, parse_netns_name
+from netattest.scheduling import no_node_reason, schedule
+from netattest.topology.model import Attachment, Pod, Topology
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+POD_RECORDS = "pods"
+#: Roles in teardown order: pods first so CNI DEL still finds their node namespaces.
+TEARDOWN_ORDER = ("pod", "imp", "rtr", "ext", "node", "fabric")
+
+
+@dataclass
+class _PodRecord:
+    pod: Pod
+    node: str | None
+    netns: str | None
+    reason: str | None
+    calls: list[dict[str, object]]
+    attachments: list[PodAttachment]
+    statuses: list[NetworkStatus]
+
+
+class Lab:
+    """One embedded lab; use as a context manager so every exit path tears it down."""
+
+    def __init__(self, topology: Topology, run_id: str | None = None, *, progress: Progress | None = None,
+                 state_root=STATE_ROOT) -> None:
+        self.topology = topology
+        self.run_id = run_id or new_run_id()
+        self.run_dir = RunDir(self.run_id, state_root)
+        self.progress = progress or (lambda message: None)
+        self._namespaces: dict[str, Namespace] = {}
+        self._pods: list[_PodRecord] = []
+        self._built = False
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def __enter__(self) -> "Lab":
+        self.up()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    def up(self) -> Inventory:
+        if os.geteuid() != 0:
+            raise LabError("the embedded lab needs root to create network namespaces. Fix: run as root, or "
+                           "use --kernel uml, which runs the session as root inside a user-mode Linux kernel.")
+        self.run_dir.create(self.topology.source)
+        self._built = True
+        try:
+            self._build_fabric_and_nodes()
+            self._build_hosts()
+            self._build_pods()
+        except Exception:
+            self.down()
+            raise
+        return self.inventory()
+
+    def down(self) -> list[str]:
+        """Tear everything down; returns problems met on the way (teardown never stops half-way)."""
+        for ns in self._namespaces.values():
+            ns.close()
+        self._namespaces.clear()
+        problems = teardown_run(self.run_id, self.run_dir.path.parent)
+        self._built = False
+        return problems
+
+    # -- build -----------------------------------------------------------------------------------------------
+    def _ns(self, role: str, name: str, sysctls: dict[str, str] | None = None) -> Namespace:
+        ns = Namespace.create(netns_name(self.run_id, role, name), sysctls)
+        self._namespaces[ns.name] = ns
+        return ns
+
+    def _build_fabric_and_nodes(self) -> None:
+        self.progress("fabric: one bridge per network")
+        self.fabric = Fabric(self._ns("fabric", "switch"))
+        for network in self.topology.networks:
+            self.fabric.add_network(network.name, network.mtu)
+        for node in self.topology.nodes:
+            self.progress(f"node {node.name}")
+            ns = self._ns("node", node.name, NODE_SYSCTLS)
+            for nic in node.nics:
+                if nic.trunk or nic.parent:
+                    raise LabError(f"{self.topology.source}: node {node.name} NIC {nic.name}: trunk NICs and "
+                                   "VLAN sub-interfaces are not supported by this lab version yet. Fix: use "
+                                   "access NICs (one network per NIC).")
+                self.fabric.plug(str(nic.network), ns, nic.name, mtu=nic.mtu)
+                if nic.address:
+                    ns.add_address(nic.name, nic.address)
+            gateway = self._gateway_for(node.nics)
+            if gateway:
+                ns.add_default_route(gateway)
+
+    def _gateway_for(self, nics) -> str | None:
+        for nic in nics:
+            if nic.address and nic.network:
+                gateway = self.topology.network(nic.network).gateway
+                if gateway and gateway != nic.address.ip:
+                    return str(gateway)
+        return None
+
+    def _build_hosts(self) -> None:
+        removed = set(self.topology.lab.drift.remove_external_hosts)
+        for host in self.topology.external_hosts:
+            if host.name in removed:
+                continue
+            ns = self._ns("ext", host.name)
+            self.fabric.plug(host.network, ns, "eth0", mtu=self.topology.network(host.network).mtu, mac=host.mac)
+            ns.add_address("eth0", host.address)
+        for router in self.topology.lab.routers:
+            self.progress(f"lab-only router {router.name} joining {', '.join(n for n, _ in router.legs)}")
+            sysctls = {"net/ipv4/ip_forward": "1"}
+            ns = self._ns("rtr", router.name, sysctls)
+            for index, (network, address) in enumerate(router.legs):
+                ifname = f"eth{index}"
+                self.fabric.plug(network, ns, ifname)
+                ns.add_address(ifname, address)
+                if router.proxy_arp:
+                    from netattest.lab.nsenter import write_sysctls
+                    write_sysctls(ns.name, {f"net/ipv4/conf/{ifname}/proxy_arp": "1"})
+        for impostor in self.topology.lab.impostors:
+            ns = self._ns("imp", impostor.name)
+            self.fabric.plug(impostor.network, ns, "eth0")
+            prefix = self.topology.network(impostor.network).subnet.prefixlen
+            ns.add_address("eth0", IPv4Interface(f"{impostor.claims}/{prefix}"))
+
+    def _build_pods(self) -> None:
+        placement = schedule(self.topology)
+        for number, pod in enumerate(self.topology.pods, 1):
+            self.progress(f"pod {number}/{len(self.topology.pods)} {pod.key}")
+            node = placement[pod.key]
+            reason = None if node else no_node_reason(self.topology, pod)
+            record = _PodRecord(pod, node, None, reason, [], [], [])
+            self._pods.append(record)
+            if node is None:
+                continue
+            pod_ns = self._ns("pod", f"{pod.namespace}.{pod.name}")
+            record.netns = pod_ns.name
+            self._attach(record, pod_ns)
+            self.run_dir.write_json(f"{POD_RECORDS}/{pod.namespace}.{pod.name}.json",
+                                    {"node": node, "netns": pod_ns.name, "calls": record.calls})
+
+    def _applied(self, attachment: Attachment) -> tuple[str, str]:
+        return self.topology.lab.drift.nad_plugin.get(attachment.name, (attachment.plugin, attachment.mode))
+
+    def _attach(self, record: _PodRecord, pod_ns: Namespace) -> None:
+        """Attach every network of the pod's annotation, the way Multus walks it: in order, stop at the first
+        failure (the pod sandbox then never starts)."""
+        pod, node = record.pod, str(record.node)
+        node_ns = netns_name(self.run_id, "node", node)
+        node_nics = read_interfaces(self._namespaces[node_ns].ipr)
+        for selection in pod_selections(pod):
+            attachment = self.topology.attachment(selection.namespace, selection.name)
+            selection = self._drifted_selection(pod, selection)
+            plugin, mode = self._applied(attachment)
+            master = node_nics.get(attachment.master)
+            view = PodAttachment(attachment.network, attachment, plugin, mode, str(selection.interface),
+                                 selection.ips, attachment.master, master.mac if master else None)
+            config = nad_cni_config(attachment, plugin=plugin, mode=mode,
+                                    ipam_data_dir=str(self.run_dir.sub("cni", attachment.name)))
+            runtime = runtime_config(selection)
+            if runtime:
+                config["runtimeConfig"] = runtime
+            call = cni.CniCall(config, node_ns, pod_ns.name, str(selection.interface),
+                               f"{self.run_id}-{pod.namespace}-{pod.name}")
+            try:
+                result = cni.cni_add(call)
+            except CniError as exc:
+                record.reason = f"FailedCreatePodSandBox: {exc} (pod on node {node}, NAD {attachment.key})"
+                record.attachments.append(PodAttachment(**{**view.__dict__, "error": str(exc)}))
+                return
+            record.calls.append({"config": config, "node_netns": node_ns, "pod_netns": pod_ns.name,
+                                 "ifname": call.ifname, "container_id": call.container_id, "result": result})
+            record.attachments.append(view)
+            record.statuses.append(network_status_from_cni_result(attachment.key, call.ifname, result))
+
+    def _drifted_selection(self, pod: Pod, selection: NetworkSelection) -> NetworkSelection:
+        ips = self.topology.lab.drift.pod_ips.get(f"{pod.name}/{selection.interface}")
+        if ips is None:
+            return selection
+        return NetworkSelection(selection.name, selection.namespace, selection.interface,
+                                tuple(str(ip) for ip in ips), selection.mac, selection.default_route)
+
+    # -- observe ---------------------------------------------------------------------------------------------
+    def check(self) -> list[str]:
+        """CNI CHECK for every attachment; returns the failures (empty when every plugin agrees)."""
+        failures = []
+        for record in self._pods:
+            for call in record.calls:
+                try:
+                    cni.cni_check(_call_from(call), call["result"])  # type: ignore[arg-type]
+                except CniError as exc:
+                    failures.append(f"{record.pod.key} {call['ifname']}: {exc}")
+        return failures
+
+    def inventory(self) -> Inventory:
+        nodes = [NodeView(n.name, n.all_labels(),
+                          read_interfaces(self._namespaces[netns_name(self.run_id, "node", n.name)].ipr),
+                          netns_name(self.run_id, "node", n.name)) for n in self.topology.nodes]
+        pods = [self._pod_view(record) for record in self._pods]
+        return Inventory(self.run_id, "lab", pods, nodes, self._host_views(), notes=self._notes())
+
+    def _pod_view(self, record: _PodRecord) -> PodView:
+        interfaces: dict[str, InterfaceView] = {}
+        if record.netns:
+            interfaces = read_interfaces(self._namespaces[record.netns].ipr)
+        failed = record.reason is not None
+        phase = "Pending" if record.node is None or failed else "Running"
+        return PodView(record.pod.name, record.pod.namespace, record.node, phase, record.reason, interfaces,
+                       list(record.statuses), list(record.attachments), record.netns)
+
+    def _host_views(self) -> list[HostView]:
+        views = []
+        removed = set(self.topology.lab.drift.remove_external_hosts)
+        for host in self.topology.external_hosts:
+            if host.name not in removed:
+                views.append(self._host_view(host.name, "ext", host.network, "eth0", "external"))
+        for router in self.topology.lab.routers:
+            for index, (network, _) in enumerate(router.legs):
+                views.append(self._host_view(router.name, "rtr", network, f"eth{index}", "router"))
+        for impostor in self.topology.lab.impostors:
+            views.append(self._host_view(impostor.name, "imp", impostor.network, "eth0", "impostor"))
+        return views
+
+    def _host_view(self, name: str, role: str, network: str, ifname: str, kind: str) -> HostView:
+        ns = self._namespaces[netns_name(self.run_id, role, name)]
+        return HostView(name, network, read_interfaces(ns.ipr)[ifname], kind, ns.name)
+
+    def _notes(self) -> list[str]:
+        drift = self.topology.lab.drift
+        notes = []
+        if drift.nad_plugin or drift.pod_node or drift.pod_ips or drift.remove_external_hosts:
+            notes.append("lab drift applied on purpose (the lab differs from the topology's expectations): "
+                         f"{drift}")
+        if self.topology.lab.routers or self.topology.lab.impostors:
+            notes.append("lab-only mis-wiring present: "
+                         + ", ".join([f"router {r.name}" for r in self.topology.lab.routers]
+                                     + [f"impostor {i.name} claims {i.claims}" for i in self.topology.lab.impostors]))
+        return notes
+
+
+def _call_from(record: dict[str, object]) -> cni.CniCall:
+    return cni.CniCall(record["config"], str(record["node_netns"]), str(record["pod_netns"]),  # type: ignore[arg-type]
+                       str(record["ifname"]), str(record["container_id"]))
+
+
+def run_namespaces(run_id: str) -> list[str]:
+    """This run's namespaces, found by their run-id prefix (never another run's)."""
+    names = []
+    for name in pyroute_netns.listnetns():
+        parsed = parse_netns_name(name)
+        if parsed and parsed[0] == run_id:
+            names.append(name)
+    order = {role: i for i, role in enumerate(TEARDOWN_ORDER)}
+    return sorted(names, key=lambda n: order.get(parse_netns_name(n)[1], 0))  # type: ignore[index]
+
+
+def teardown_run(run_id: str, state_root=STATE_ROOT) -> list[str]:
+    """Remove every trace of ``run_id``: CNI DEL for recorded attachments, namespaces, run directory.
+
+    Works from what is on disk and in /var/run/netns alone, so ``gc`` can clean a run whose process died.
+    """
+    problems: list[str] = []
+    run_dir = RunDir(run_id, state_root)
+    records_dir = run_dir.path / POD_RECORDS
+    if records_dir.is_dir():
+        for path in sorted(records_dir.glob("*.json")):
+            data = run_dir.read_json(f"{POD_RECORDS}/{path.name}") or {}
+            for call in reversed(data.get("calls", [])):  # type: ignore[union-attr]
+                try:
+                    cni.cni_del(_call_from(call))
+                except (CniError, LabError, KeyError) as exc:
+                    problems.append(f"CNI DEL {path.stem} {call.get('ifname')}: {exc}")
+    for name in run_namespaces(run_id):
+        try:
+            remove_namespace(name)
+        except OSError as exc:
+            problems.append(f"netns {name}: {exc}")
+    run_dir.remove()
+    return problems

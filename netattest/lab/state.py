@@ -1,0 +1,89 @@
+"""The run directory: every file a lab run owns, plus who owns the run.
+
+``/run/netattest/<run-id>/`` holds the owner record (pid and the process start time, so a recycled pid is not
+mistaken for a live owner), the CNI plugins' data directories, daemon pid files and per-pod records. It lives
+under /run (tmpfs) on purpose: inside the kernel sandbox the host's files are read-only, and a reboot clears it.
+``gc`` treats a run as abandoned exactly when its owner process is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_ROOT = Path(os.environ.get("NETATTEST_STATE_ROOT", "/run/netattest"))
+OWNER_FILE = "owner.json"
+
+
+def process_start_time(pid: int) -> int | None:
+    """Start time of ``pid`` in clock ticks since boot (field 22 of /proc/<pid>/stat), None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+@dataclass(frozen=True)
+class Owner:
+    run_id: str
+    pid: int
+    pid_start: int | None
+    topology: str
+    started: float
+
+    def alive(self) -> bool:
+        return self.pid_start is not None and process_start_time(self.pid) == self.pid_start
+
+
+class RunDir:
+    """The directory of one run; created by the owner, removed by teardown or gc."""
+
+    def __init__(self, run_id: str, root: Path = STATE_ROOT) -> None:
+        self.run_id = run_id
+        self.path = root / run_id
+
+    def create(self, topology: str) -> Owner:
+        self.path.mkdir(parents=True, exist_ok=False)
+        owner = Owner(self.run_id, os.getpid(), process_start_time(os.getpid()), topology, time.time())
+        self.write_json(OWNER_FILE, owner.__dict__)
+        return owner
+
+    def owner(self) -> Owner | None:
+        try:
+            return Owner(**json.loads((self.path / OWNER_FILE).read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def sub(self, *parts: str) -> Path:
+        """A sub-directory for some piece of state (created on demand)."""
+        path = self.path.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write_json(self, name: str, data: object) -> Path:
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+        tmp.replace(target)
+        return target
+
+    def read_json(self, name: str) -> object | None:
+        try:
+            return json.loads((self.path / name).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def known_runs(root: Path = STATE_ROOT) -> list[RunDir]:
+    if not root.is_dir():
+        return []
+    return [RunDir(p.name, root) for p in sorted(root.iterdir()) if p.is_dir()]

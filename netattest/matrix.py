@@ -1,0 +1,116 @@
+"""Expectations -> the full matrix of checks, derived from the topology alone.
+
+Checks are planned by *name* (``pod-a@node1 -> ext-host``) before anything runs, so pytest can parametrize test ids
+from them; addresses and MACs are resolved later against what the target really built. Known L2 behaviour
+(a child cannot reach its own master, macvlan private mode isolates pods on one node, vepa needs a hairpin
+switch) turns an expectation around *with its explanation*, instead of leaving it to fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from netattest.scheduling import schedule
+from netattest.topology.model import Attachment, Topology
+
+SubjectKind = Literal["pod", "host", "node"]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A pod interface, an external host or a node NIC on a network."""
+
+    kind: SubjectKind
+    name: str  # pod key (namespace/name), host name or node name
+    iface: str
+    network: str
+    node: str | None = None  # where a pod is expected to land
+    attachment: Attachment | None = None  # pods only
+
+    @property
+    def label(self) -> str:
+        if self.kind == "pod":
+            return f"{self.name.split('/')[-1]}@{self.node or 'unscheduled'}"
+        if self.kind == "node":
+            return f"{self.name}/{self.iface}"
+        return self.name
+
+
+@dataclass(frozen=True)
+class Check:
+    """One (source, target) pair with the answer the topology expects."""
+
+    verdict: Literal["reachable", "isolated"]
+    source: Subject
+    target: Subject
+    why: str
+    known_behaviour: str | None = None  # explanation when L2 behaviour decides the verdict
+
+    @property
+    def expect_answer(self) -> bool:
+        return self.verdict == "reachable"
+
+    @property
+    def id(self) -> str:
+        if self.source.network == self.target.network:
+            return f"{self.source.network}:{self.source.label}->{self.target.label}"
+        return f"{self.source.network}->{self.target.network}:{self.source.label}->{self.target.label}"
+
+
+def pod_subjects(topology: Topology) -> list[Subject]:
+    """Every secondary interface of every pod, with the node the pod is expected on."""
+    placement = schedule(topology, honour_drift=False)
+    subjects = []
+    for pod in topology.pods:
+        for net in pod.networks:
+            namespace, name = (net.attachment.split("/", 1) if "/" in net.attachment
+                               else (net.namespace or pod.namespace, net.attachment))
+            attachment = topology.attachment(namespace, name)
+            subjects.append(Subject("pod", pod.key, net.interface, attachment.network, placement[pod.key],
+                                    attachment))
+    return subjects
+
+
+def network_members(topology: Topology, network: str, pods: list[Subject]) -> list[Subject]:
+    """Everything holding an address on ``network``: pod interfaces, external hosts, node NICs."""
+    members = [p for p in pods if p.network == network]
+    members += [Subject("host", h.name, "eth0", network) for h in topology.external_hosts if h.network == network]
+    members += [Subject("node", node.name, nic.name, network, node.name)
+                for node in topology.nodes for nic in node.nics if nic.network == network and nic.address]
+    return members
+
+
+def known_behaviour(source: Subject, target: Subject) -> str | None:
+    """Why an L2 pair inside one VLAN stays silent by design, or None when it must answer."""
+    att = source.attachment
+    if att is None:
+        return None
+    if target.kind == "node" and target.node == source.node and target.iface == att.master:
+        return (f"a {att.plugin} child cannot reach its own master {att.master} on the same node: the kernel "
+                "does not loop frames between master and children (by design, not a fault)")
+    same_master = (target.kind == "pod" and target.node == source.node and target.attachment is not None
+                   and target.attachment.master == att.master)
+    if same_master and att.plugin == "macvlan" and att.mode == "private":
+        return "macvlan private mode drops traffic between children of one master (by design)"
+    if same_master and att.plugin == "macvlan" and att.mode == "vepa":
+        return ("macvlan vepa mode sends child-to-child traffic to the switch, which must hairpin it back; the "
+                "lab's switch port does not hairpin (by design of vepa)")
+    return None
+
+
+def plan(topology: Topology) -> list[Check]:
+    """The whole matrix: for each expectation, every pod interface on its source network against every member of
+    its target network (self excluded)."""
+    pods = pod_subjects(topology)
+    checks: list[Check] = []
+    for expectation in topology.expectations:
+        targets = network_members(topology, expectation.target, pods)
+        for source in (p for p in pods if p.network == expectation.source):
+            for target in targets:
+                if target.kind == "pod" and target.name == source.name and target.iface == source.iface:
+                    continue
+                known = known_behaviour(source, target) if expectation.verdict == "reachable" else None
+                verdict = "isolated" if known else expectation.verdict
+                checks.append(Check(verdict, source, target, expectation.why, known))  # type: ignore[arg-type]
+    return checks

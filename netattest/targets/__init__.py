@@ -1,0 +1,1 @@
+"""Targets: where the topology is realised and probed (the embedded lab, or a real cluster)."""

@@ -1,0 +1,27 @@
+"""The one interface every target implements; suites and fixtures only ever talk to this."""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+from netattest.inventory import Inventory
+from netattest.probe.engine import Probe, ProbeResult, WindowStats
+
+
+class Target(Protocol):
+    """Deploy a topology, probe from its pods, and remove every trace of the run."""
+
+    name: str
+    run_id: str
+
+    def deploy(self) -> Inventory:
+        """Create namespaces, NADs and pods; return what was really built (observed, not assumed)."""
+
+    def inventory(self) -> Inventory:
+        """Re-read what exists now."""
+
+    def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
+        """Send every probe from its source pod in one window; return all answers."""
+
+    def teardown(self) -> list[str]:
+        """Remove everything this run created; returns problems met (never raises half-way)."""

@@ -1,0 +1,33 @@
+"""The embedded lab as a target: namespaces built by :class:`netattest.lab.lab.Lab`, probed in-process."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from netattest.inventory import Inventory
+from netattest.lab.lab import Lab, Progress
+from netattest.probe.engine import Probe, ProbeEngine, ProbeResult, WindowStats
+from netattest.topology.model import Topology
+
+
+class LabTarget:
+    name = "lab"
+
+    def __init__(self, topology: Topology, run_id: str | None = None, *, timeout: float = 1.0,
+                 retries: int = 2, progress: Progress | None = None) -> None:
+        self.lab = Lab(topology, run_id, progress=progress)
+        self.run_id = self.lab.run_id
+        self.engine = ProbeEngine(timeout=timeout, retries=retries)
+
+    def deploy(self) -> Inventory:
+        return self.lab.up()
+
+    def inventory(self) -> Inventory:
+        return self.lab.inventory()
+
+    def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
+        return self.engine.run(probes)
+
+    def teardown(self) -> list[str]:
+        self.engine.close()
+        return self.lab.down()

@@ -1,0 +1,88 @@
+"""Pods land on labelled nodes and get the interfaces their NADs promise, as seen from inside the pod."""
+
+from __future__ import annotations
+
+from ipaddress import ip_interface
+
+import allure
+import pytest
+
+from netattest.annotations import NETWORKS_ANNOTATION
+from netattest.inventory import Inventory, PodView
+from netattest.matrix import Subject
+from netattest.topology.model import Pod, Topology
+from netattest.verdicts import expect
+
+pytestmark = pytest.mark.attachment
+
+
+def _view(inventory: Inventory, key: str) -> PodView:
+    namespace, name = key.split("/", 1)
+    return inventory.pod(name, namespace)
+
+
+@allure.epic("secondary networks")
+@allure.feature("attachment")
+def test_pod_placement(pod: Pod, inventory: Inventory) -> None:
+    view = _view(inventory, pod.key)
+    expect(view.node is not None, f"{pod.key} was not scheduled: {view.reason}")
+    labels = inventory.node(str(view.node)).labels
+    missing = {k: v for k, v in pod.node_selector.items() if labels.get(k) != v}
+    expect(not missing, f"{pod.key} landed on node {view.node}, which does not carry "
+                        + ", ".join(f"{k}={v}" for k, v in missing.items()) + " from its nodeSelector")
+    if not pod.networks:
+        extra = sorted(name for name, iface in view.interfaces.items() if name != "lo")
+        expect(not extra, f"{pod.key} asks for no secondary network but has interfaces {extra}")
+
+
+@allure.epic("secondary networks")
+@allure.feature("attachment")
+def test_pod_interface(pod_interface: Subject, inventory: Inventory, topology: Topology) -> None:
+    view = _view(inventory, pod_interface.name)
+    att = pod_interface.attachment
+    assert att is not None
+    allure.dynamic.parameter("plugin", f"{att.plugin} {att.mode}")
+    allure.dynamic.parameter("node", view.node)
+    expect(view.phase == "Running", f"{view.label} is {view.phase}: {view.reason}")
+    iface = view.interfaces.get(pod_interface.iface)
+    expect(iface is not None, f"{view.label} has no interface {pod_interface.iface} "
+                              f"(it has {sorted(view.interfaces)})")
+    assert iface is not None
+    expect(iface.kind == att.plugin, f"{view.label} {iface.name} is a {iface.kind or 'unknown'} link, but NAD "
+                                     f"{att.key} promises {att.plugin}: the NAD in force is not the expected one")
+    expect(not att.mode or iface.mode == att.mode,
+           f"{view.label} {iface.name} runs {att.plugin} mode {iface.mode}, expected {att.mode}")
+    expect(iface.up, f"{view.label} {iface.name} is down")
+    requested = next(n for n in topology.pods if n.key == view.key).networks
+    wanted = next(n for n in requested if n.interface == pod_interface.iface)
+    if wanted.ips:
+        expect(sorted(iface.addresses) == sorted(str(i) for i in wanted.ips),
+               f"{view.label} {iface.name} has addresses {list(iface.addresses)}, expected "
+               f"{[str(i) for i in wanted.ips]}")
+    subnet = topology.network(att.network).subnet
+    outside = [a for a in iface.addresses if ip_interface(a).ip not in subnet]
+    expect(iface.addresses and not outside,
+           f"{view.label} {iface.name} addresses {list(iface.addresses)} are not in VLAN {att.network} {subnet}")
+
+
+@allure.epic("secondary networks")
+@allure.feature("attachment")
+def test_network_status(attached_pod: Pod, inventory: Inventory) -> None:
+    view = _view(inventory, attached_pod.key)
+    expect(view.phase == "Running", f"{view.label} is {view.phase}: {view.reason}")
+    allure.attach(str([s.__dict__ for s in view.network_status]), name="network-status",
+                  attachment_type=allure.attachment_type.TEXT)
+    for net in attached_pod.networks:
+        status = next((s for s in view.network_status if s.interface == net.interface), None)
+        expect(status is not None, f"{view.label}: network-status has no entry for {net.interface} "
+                                   f"({NETWORKS_ANNOTATION} asked for it)")
+        assert status is not None
+        iface = view.interfaces.get(net.interface)
+        expect(iface is not None, f"{view.label}: network-status lists {net.interface}, the pod has no such "
+                                  "interface")
+        assert iface is not None
+        expect(sorted(status.ips) == sorted(iface.ips),
+               f"{view.label} {net.interface}: network-status says {list(status.ips)}, the pod has "
+               f"{list(iface.ips)}")
+        expect(status.mac in (None, "", iface.mac),
+               f"{view.label} {net.interface}: network-status says MAC {status.mac}, the pod has {iface.mac}")

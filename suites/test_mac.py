@@ -1,0 +1,86 @@
+"""MAC behaviour promised by the plugin, from the interfaces and on the wire (the MAC in ARP replies).
+
+ipvlan: every child carries its master's MAC, so all pods on one node share it. macvlan: every child has its
+own MAC, unique across pods and nodes, different from the master's.
+"""
+
+from __future__ import annotations
+
+import allure
+import pytest
+
+from netattest.evaluate import MatrixRun
+from netattest.inventory import Inventory
+from netattest.matrix import Subject, pod_subjects
+from netattest.topology.model import Topology
+from netattest.verdicts import BrokenEvidence, expect
+
+pytestmark = pytest.mark.mac
+
+
+@allure.epic("secondary networks")
+@allure.feature("MAC behaviour")
+def test_mac_behaviour(pod_interface: Subject, inventory: Inventory, matrix: MatrixRun) -> None:
+    att = pod_interface.attachment
+    assert att is not None
+    namespace, name = pod_interface.name.split("/", 1)
+    view = inventory.pod(name, namespace)
+    iface = view.interfaces.get(pod_interface.iface)
+    expect(iface is not None and view.node is not None,
+           f"{view.label} has no {pod_interface.iface}: {view.reason or 'interface missing'}")
+    assert iface is not None
+    master = inventory.node(str(view.node)).nics.get(att.master)
+    expect(master is not None, f"node {view.node} has no master NIC {att.master}")
+    assert master is not None
+    allure.dynamic.parameter("master MAC", master.mac)
+    allure.dynamic.parameter("pod MAC", iface.mac)
+    wire = matrix.wire_macs.get((pod_interface.name, pod_interface.iface), set())
+    if att.plugin == "ipvlan":
+        expect(iface.mac == master.mac, f"{view.label} {iface.name} has MAC {iface.mac}, but an ipvlan child "
+                                        f"carries its master's MAC ({view.node} {att.master} = {master.mac}); the "
+                                        f"kernel reports a {iface.kind} link: the NAD in force is not ipvlan")
+        expected_wire = master.mac
+    else:
+        expect(iface.mac != master.mac, f"{view.label} {iface.name} shares its master's MAC {master.mac}; a "
+                                        f"{att.plugin} child must have its own (kernel reports {iface.kind})")
+        expected_wire = iface.mac
+    if not wire:
+        raise BrokenEvidence(f"no ARP reply for {view.label} {iface.name} was seen on the wire, so its MAC "
+                             "behaviour could not be measured (see the reachability checks towards it)")
+    expect(wire == {expected_wire}, f"ARP replies for {view.label} {iface.name} carried {sorted(wire)}, "
+                                    f"expected only {expected_wire}")
+
+
+@allure.epic("secondary networks")
+@allure.feature("MAC behaviour")
+def test_ipvlan_pods_share_node_mac(ipvlan_group: tuple[str, str, str], inventory: Inventory,
+                                    topology: Topology) -> None:
+    node, master, nad = ipvlan_group
+    macs = {}
+    for subject in pod_subjects(topology):
+        if subject.node == node and subject.attachment and subject.attachment.name == nad:
+            pod = inventory.pod(*reversed(subject.name.split("/", 1)))
+            iface = pod.interfaces.get(subject.iface)
+            macs[pod.label] = iface.mac if iface else None
+    master_mac = inventory.node(node).nics[master].mac
+    differing = {label: mac for label, mac in macs.items() if mac != master_mac}
+    expect(not differing, f"ipvlan pods on {node} must all carry {master}'s MAC {master_mac}; these do not: "
+                          f"{differing}")
+
+
+@allure.epic("secondary networks")
+@allure.feature("MAC behaviour")
+def test_macvlan_macs_unique(macvlan_nad: str, inventory: Inventory, topology: Topology) -> None:
+    owners: dict[str, list[str]] = {}
+    for subject in pod_subjects(topology):
+        if subject.attachment and subject.attachment.key == macvlan_nad:
+            pod = inventory.pod(*reversed(subject.name.split("/", 1)))
+            iface = pod.interfaces.get(subject.iface)
+            if iface:
+                owners.setdefault(iface.mac, []).append(pod.label)
+    expect(len(owners) >= 1, f"no pod of {macvlan_nad} has its interface")
+    shared = {mac: pods for mac, pods in owners.items() if len(pods) > 1}
+    expect(not shared, f"macvlan pods of {macvlan_nad} share MACs: {shared}")
+    masters = {nic.mac: f"{node.name} {nic.name}" for node in inventory.nodes for nic in node.nics.values()}
+    clash = {mac: (pods, masters[mac]) for mac, pods in owners.items() if mac in masters}
+    expect(not clash, f"macvlan pods carry a node NIC's MAC: {clash}")
