@@ -16,6 +16,7 @@ from typing import Sequence
 
 from netattest.errors import NetattestError
 from netattest.runid import is_run_id, new_run_id
+from netattest.signals import terminate_as_interrupt
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SUITES_DIR = REPO_ROOT / "suites"
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    terminate_as_interrupt()
     try:
         if args.command == "run":
             return cmd_run(args)

@@ -107,8 +107,9 @@ def _endpoint(inventory: Inventory, subject: Subject, resolved: _Resolved) -> En
 class _Planner:
     """Turns checks into probes; remembers which probes belong to which check."""
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory, twins: dict[str, list[Subject]]) -> None:
         self.index = _Index(inventory)
+        self.twins = twins
         self.probes: list[Probe] = []
         self.by_check: dict[str, list[str]] = defaultdict(list)
         self.twin_of: dict[tuple[str, str], str] = {}  # endpoint key -> probe id of its sanity twin
@@ -160,20 +161,22 @@ class _Planner:
             key = (str(endpoint.netns), endpoint.ifname)
             if key in self.twin_of:
                 continue
-            candidates = self._neighbours(check.source.network) or self._peer_pods(check)
-            if candidates:
-                twin = candidates[0]
-                self.twin_of[key] = self.add("arp", f"sanity:{key}", endpoint, twin.ip, None, True)
+            twin = self._twin_target(check)
+            if twin is not None:
+                self.twin_of[key] = self.add("arp", f"sanity:{key}", endpoint, twin, None, True)
 
-    def _peer_pods(self, check: Check) -> list[_Resolved]:
-        peers = []
-        for pod in self.index.inventory.pods:
-            for iface in pod.interfaces.values():
-                if iface.kind and iface.ips and pod.key != check.source.name:
-                    for att in pod.attachments:
-                        if att.network == check.source.network and att.interface == iface.name:
-                            peers.append(_Resolved(iface.ips[0], iface.mac, f"{pod.label} {iface.name}"))
-        return peers
+    def _twin_target(self, check: Check) -> str | None:
+        """Address of the first planned sanity target of the source's VLAN: an external host's address comes
+        from the topology (so a vanished host leaves the twin unanswered: *broken*, never a silent pass)."""
+        for subject in self.twins.get(check.source.network, []):
+            if subject.kind == "pod" and subject.name == check.source.name:
+                continue
+            if subject.kind == "host" and subject.address:
+                return subject.address
+            resolved, _ = self.index.resolve(subject)
+            if resolved is not None:
+                return resolved.ip
+        return None
 
 
 def _describe(result: ProbeResult, index: _Index) -> str:
@@ -216,8 +219,9 @@ def _judge_isolated(check: Check, results: list[ProbeResult], twin: ProbeResult 
         return "broken", (f"no sanity twin for {check.source.label}: network {check.source.network} has no host "
                           "or pod that must answer, so silence proves nothing. Fix: add an external host")
     if not twin.answers:
-        return "broken", (f"sanity twin got no answer: {check.source.label} could not hear {twin.probe.target_ip} "
-                          f"in its own VLAN from the same socket, so the probe is deaf and silence proves nothing")
+        return "broken", (f"sanity twin got no answer: {check.source.label} heard nothing from "
+                          f"{twin.probe.target_ip}, which must answer in its own VLAN {check.source.network}, from "
+                          "the same socket; the probe may be deaf, so silence proves nothing")
     reason = (f"silent: no ARP{'/ICMP' if len(results) > 1 else ''} answer from {target.ip} within one window; "
               f"sanity twin {twin.probe.target_ip} answered the same socket in {twin.answers[0].rtt_ms:.1f} ms")
     if check.known_behaviour:
@@ -225,9 +229,11 @@ def _judge_isolated(check: Check, results: list[ProbeResult], twin: ProbeResult 
     return "passed", reason
 
 
-def run_matrix(checks: Sequence[Check], inventory: Inventory, prober: Prober) -> MatrixRun:
-    """Probe every check in one window and judge each; failures of resolution are judged without probing."""
-    planner = _Planner(inventory)
+def run_matrix(checks: Sequence[Check], inventory: Inventory, prober: Prober,
+               twins: dict[str, list[Subject]]) -> MatrixRun:
+    """Probe every check in one window and judge each; failures of resolution are judged without probing.
+    ``twins`` comes from :func:`netattest.matrix.sanity_targets`."""
+    planner = _Planner(inventory, twins)
     planner.plan(checks)
     results, stats = prober.probe(planner.probes)
     by_id = {r.probe.id: r for r in results}

@@ -27,6 +27,7 @@ class Subject:
     network: str
     node: str | None = None  # where a pod is expected to land
     attachment: Attachment | None = None  # pods only
+    address: str | None = None  # the address the topology gives (hosts and node NICs), for sanity twins
 
     @property
     def label(self) -> str:
@@ -75,10 +76,23 @@ def pod_subjects(topology: Topology) -> list[Subject]:
 def network_members(topology: Topology, network: str, pods: list[Subject]) -> list[Subject]:
     """Everything holding an address on ``network``: pod interfaces, external hosts, node NICs."""
     members = [p for p in pods if p.network == network]
-    members += [Subject("host", h.name, "eth0", network) for h in topology.external_hosts if h.network == network]
-    members += [Subject("node", node.name, nic.name, network, node.name)
+    members += [Subject("host", h.name, "eth0", network, address=str(h.address.ip))
+                for h in topology.external_hosts if h.network == network]
+    members += [Subject("node", node.name, nic.name, network, node.name, address=str(nic.address.ip))
                 for node in topology.nodes for nic in node.nics if nic.network == network and nic.address]
     return members
+
+
+def sanity_targets(topology: Topology) -> dict[str, list[Subject]]:
+    """Per network, what a sanity twin should ARP for: the topology's external hosts first (they are there for
+    every pod), then pods. Taken from the topology, not from what was built, so a vanished host is reported."""
+    pods = pod_subjects(topology)
+    targets: dict[str, list[Subject]] = {}
+    for network in topology.networks:
+        members = network_members(topology, network.name, pods)
+        hosts = [m for m in members if m.kind == "host"]
+        targets[network.name] = hosts + [m for m in members if m.kind == "pod"]
+    return targets
 
 
 def known_behaviour(source: Subject, target: Subject) -> str | None:

@@ -77,7 +77,7 @@ class Lab:
             self._build_fabric_and_nodes()
             self._build_hosts()
             self._build_pods()
-        except Exception:
+        except BaseException:  # Ctrl-C and SIGTERM (raised as KeyboardInterrupt) included
             self.down()
             raise
         return self.inventory()

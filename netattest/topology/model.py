@@ -198,7 +198,6 @@ class Topology:
         return tuple(n for n in self.nodes if all(n.all_labels().get(k) == v for k, v in selector.items()))
 
     def plugins(self) -> set[str]:
-        """CNI plugin types the topology needs, including lab drift (decides the kernel features required)."""
-        used = {a.plugin for a in self.attachments}
-        used |= {plugin for plugin, _ in self.lab.drift.nad_plugin.values()}
-        return used
+        """CNI plugin types the lab really applies, lab drift included (decides the kernel features needed)."""
+        drift = self.lab.drift.nad_plugin
+        return {drift[a.name][0] if a.name in drift else a.plugin for a in self.attachments}
