@@ -1,0 +1,108 @@
+"""Detection power: with the lab deliberately mis-wired, the suites fail on the right check, saying why.
+
+Each case runs the real CLI (``netattest run``) on a topology whose ``lab:`` section breaks one thing, then reads
+the run summary. A harness that passed here would pass for the wrong reason everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MACVLAN_ONLY, REPO, SEED, with_lab_section
+
+pytestmark = pytest.mark.lab
+
+ROUTER = """
+routers:
+  - name: rogue
+    legs:
+      - {network: openshift, address: 192.168.111.254/24}
+      - {network: restricted, address: 192.168.112.254/24}
+"""
+
+
+def run_cli(tmp_path: Path, base: Path, lab_yaml: str | None, *extra: str) -> tuple[int, dict, str]:
+    topology = tmp_path / "topology.yaml"
+    text = base.read_text()
+    topology.write_text(with_lab_section(text, lab_yaml) if lab_yaml else text)
+    reports = tmp_path / "reports"
+    proc = subprocess.run([sys.executable, "-m", "netattest.cli", "run", "--topology", str(topology),
+                           "--reports-dir", str(reports), "--kernel", "host", *extra],
+                          cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO)})
+    summaries = list(reports.glob("*/summary.json"))
+    assert len(summaries) == 1, proc.stdout + proc.stderr
+    return proc.returncode, json.loads(summaries[0].read_text()), proc.stdout
+
+
+def problems(summary: dict, status: str, test: str) -> list[str]:
+    return [p["reason"] for p in summary["problems"] if p["status"] == status and f"::{test}[" in p["test"]]
+
+
+def test_clean_lab_passes_and_prints_a_summary(tmp_path: Path) -> None:
+    code, summary, out = run_cli(tmp_path, MACVLAN_ONLY, None)
+    assert code == 0, out
+    assert summary["counts"]["failed"] == summary["counts"]["broken"] == 0
+    assert summary["counts"]["passed"] > 80
+    assert "ALL EXPECTATIONS HELD" in out and "reports:" in out
+
+
+def test_router_joining_the_vlans_fails_isolation(tmp_path: Path) -> None:
+    code, summary, out = run_cli(tmp_path, MACVLAN_ONLY, ROUTER)
+    assert code == 1, out
+    reasons = problems(summary, "failed", "test_isolation")
+    assert reasons and all("isolation broken" in r for r in reasons)
+    assert any("192.168.111.21" in r and "router host rogue" in r for r in reasons)
+    assert not problems(summary, "failed", "test_l2_reachability")
+    assert "FAILED test_isolation[restricted->openshift:" in out
+
+
+def test_macvlan_nad_where_ipvlan_is_expected_fails_the_mac_check(tmp_path: Path) -> None:
+    code, summary, _ = run_cli(tmp_path, SEED, "drift:\n  nadPlugin: {net1: {plugin: macvlan, mode: bridge}}")
+    assert code == 1
+    mac = problems(summary, "failed", "test_mac_behaviour")
+    assert len(mac) == 3 and all("ipvlan child carries its master's MAC" in r and "macvlan" in r for r in mac)
+    assert problems(summary, "failed", "test_ipvlan_pods_share_node_mac")
+    kinds = problems(summary, "failed", "test_pod_interface")
+    assert kinds and all("promises ipvlan" in r for r in kinds)
+
+
+def test_two_pods_with_one_static_ip_fail_the_ownership_check(tmp_path: Path) -> None:
+    code, summary, _ = run_cli(tmp_path, MACVLAN_ONLY, "drift:\n  podIps: {mac-c/net1: [192.168.112.31/24]}")
+    assert code == 1
+    dup = [r for r in problems(summary, "failed", "test_l2_reachability") if "duplicate address" in r]
+    assert dup and all("192.168.112.31" in r and "mac-a@node1" in r and "mac-c@node2" in r for r in dup)
+
+
+def test_impostor_answering_for_a_pod_fails_the_ownership_check(tmp_path: Path) -> None:
+    code, summary, _ = run_cli(tmp_path, MACVLAN_ONLY,
+                               "impostors:\n  - {name: liar, network: restricted, claims: 192.168.112.11}")
+    assert code == 1
+    dup = [r for r in problems(summary, "failed", "test_l2_reachability") if "192.168.112.11" in r]
+    assert dup and all("impostor host liar" in r for r in dup)
+
+
+def test_pod_scheduled_to_the_unlabelled_node_fails_attachment(tmp_path: Path) -> None:
+    code, summary, _ = run_cli(tmp_path, MACVLAN_ONLY, "drift:\n  podNode: {pod-a: node3}")
+    assert code == 1
+    placement = problems(summary, "failed", "test_pod_placement")
+    assert placement == ["multus-test/pod-a landed on node node3, which does not carry "
+                         "node-role.kubernetes.io/multus-node=yes, kubernetes.io/hostname=node1 from its nodeSelector"]
+    interface = problems(summary, "failed", "test_pod_interface")
+    assert interface and "Link not found" in interface[0] and "node3" in interface[0]
+
+
+def test_removed_external_host_fails_reachability_and_the_sanity_twin_reports_it(tmp_path: Path) -> None:
+    code, summary, _ = run_cli(tmp_path, MACVLAN_ONLY, "drift:\n  removeExternalHosts: [ext-host]")
+    assert code == 1
+    reach = [r for r in problems(summary, "failed", "test_l2_reachability") if "ext-host" in r]
+    assert len(reach) == 6 and all("not present" in r for r in reach)
+    broken = problems(summary, "broken", "test_isolation")
+    assert all("sanity twin got no answer" in r and "192.168.112.1" in r for r in broken)
+    assert len(broken) == 6 * 5  # every silent pair (6 pods x 5 openshift addresses): none passed
+    assert summary["counts"]["broken"] == len(broken)
