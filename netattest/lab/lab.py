@@ -21,6 +21,7 @@ from netattest.errors import CniError, LabError
 from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
 from netattest.lab import cni
 from netattest.lab.links import read_interfaces
+from netattest.lab.nsenter import write_sysctls
 from netattest.lab.state import STATE_ROOT, RunDir
 from netattest.lab.wiring import NODE_SYSCTLS, Fabric, Namespace, remove_namespace
 from netattest.manifests import nad_cni_config, pod_selections, runtime_config
@@ -142,7 +143,6 @@ class Lab:
                 self.fabric.plug(network, ns, ifname)
                 ns.add_address(ifname, address)
                 if router.proxy_arp:
-                    from netattest.lab.nsenter import write_sysctls
                     write_sysctls(ns.name, {f"net/ipv4/conf/{ifname}/proxy_arp": "1"})
         for impostor in self.topology.lab.impostors:
             ns = self._ns("imp", impostor.name)
