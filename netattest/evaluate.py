@@ -246,6 +246,11 @@ def run_matrix(checks: Sequence[Check], inventory: Inventory, prober: Prober,
         mine = [by_id[pid] for pid in planner.by_check[check.id]]
         twin_id = planner.twin_of.get((str(endpoint.netns), endpoint.ifname))
         twin = by_id.get(twin_id) if twin_id else None
+        errors = [r.error for r in mine + ([twin] if twin else []) if r.error]
+        if errors:
+            outcomes[check.id] = Outcome(check, "broken", f"probe could not be sent: {errors[0]}", mine, twin,
+                                         target.ip, target.mac)
+            continue
         if check.expect_answer:
             status, reason = _judge_reachable(check, mine, target, planner.index)
             if check.target.kind == "pod":

@@ -1,0 +1,228 @@
+"""The planner and the judge: what each check expects, and that silence never passes without a sanity twin."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Iterator, Sequence
+
+import pytest
+
+from netattest.evaluate import MatrixRun, run_matrix
+from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodView
+from netattest.lab.lab import Lab
+from netattest.matrix import plan, sanity_targets
+from netattest.probe.engine import Answer, Probe, ProbeEngine, ProbeResult, WindowStats
+from netattest.topology import load_topology, load_topology_text
+from tests.conftest import MACVLAN_ONLY, SEED
+
+SEED_TOPOLOGY = load_topology(SEED)
+
+
+def test_seed_plan_covers_every_pair_once() -> None:
+    checks = plan(SEED_TOPOLOGY)
+    reach = [c for c in checks if c.verdict == "reachable"]
+    isolated = [c for c in checks if c.verdict == "isolated"]
+    assert len(reach) == 6 * 6  # each of 6 pods -> 5 other pods + ext-host
+    assert len(isolated) == 6 * 5  # each pod -> gateway, bastion, node1..3 ens192
+    assert len({c.id for c in checks}) == len(checks)
+    assert "restricted:pod-a@node1->ext-host" in {c.id for c in reach}
+    assert "restricted->openshift:pod-a@node1->node1/ens192" in {c.id for c in isolated}
+    assert all(c.known_behaviour is None for c in checks)
+
+
+def test_macvlan_private_mode_is_encoded_as_known_isolation() -> None:
+    text = SEED.read_text().replace("mode: bridge", "mode: private")
+    checks = plan(load_topology_text(text, "private.yaml"))
+    same_node = next(c for c in checks if c.id == "restricted:mac-a@node1->mac-b@node1")
+    cross_node = next(c for c in checks if c.id == "restricted:mac-a@node1->mac-c@node2")
+    assert same_node.verdict == "isolated" and "private mode" in str(same_node.known_behaviour)
+    assert cross_node.verdict == "reachable"
+
+
+# --- the judge, against a scripted prober ------------------------------------------------------------------------
+MACS = {"pod-a": "02:00:00:00:00:0a", "pod-c": "02:00:00:00:00:0c", "ext-host": "02:00:00:00:00:e1"}
+
+
+def iface(name: str, mac: str, address: str, kind: str = "macvlan") -> InterfaceView:
+    return InterfaceView(name, mac, (address,), kind, 1500, True, "bridge")
+
+
+def small_inventory() -> tuple[Inventory, object]:
+    text = """
+apiVersion: netattest/v1
+kind: Topology
+name: small
+networks:
+  - {name: restricted, subnet: 192.168.112.0/24, routed: false}
+  - {name: openshift, subnet: 192.168.111.0/24, gateway: 192.168.111.1}
+nodes:
+  - name: node1
+    nics: [{name: ens224, network: restricted}, {name: ens192, network: openshift, address: 192.168.111.21/24}]
+externalHosts:
+  - {name: ext-host, network: restricted, address: 192.168.112.1/24}
+attachments:
+  - {name: net1, namespace: t, network: restricted, plugin: macvlan, mode: bridge, master: ens224, ipam: {type: static}}
+pods:
+  - {name: pod-a, namespace: t, networks: [{attachment: net1, ips: [192.168.112.11/24]}]}
+  - {name: pod-c, namespace: t, networks: [{attachment: net1, ips: [192.168.112.21/24]}]}
+expectations:
+  - {from: restricted, to: restricted, expect: reachable}
+  - {from: restricted, to: openshift, expect: isolated}
+"""
+    topology = load_topology_text(text, "small.yaml")
+    pods = [PodView(name, "t", "node1", "Running", None,
+                    {"net1": iface("net1", MACS[name], f"192.168.112.{ip}/24")}, netns=f"ns-{name}")
+            for name, ip in (("pod-a", 11), ("pod-c", 21))]
+    nodes = [NodeView("node1", {}, {"ens224": iface("ens224", "02:00:00:00:01:24", "", "veth"),
+                                    "ens192": iface("ens192", "02:00:00:00:01:92", "192.168.111.21/24", "veth")})]
+    hosts = [HostView("ext-host", "restricted", iface("eth0", MACS["ext-host"], "192.168.112.1/24", "veth"))]
+    return Inventory("00000000", "lab", pods, nodes, hosts), topology
+
+
+Responder = Callable[[Probe], list[Answer]]
+
+
+class ScriptedProber:
+    """Answers probes by rule, the way a network would; records what it was asked."""
+
+    def __init__(self, respond: Responder, drops: int = 0) -> None:
+        self.respond, self.drops = respond, drops
+
+    def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
+        results = [ProbeResult(p, 0.0, 1, self.respond(p), p.kind, "") for p in probes]
+        return results, WindowStats(len(probes), len(probes), 0, self.drops, 1.0)
+
+
+OWNERS = {"192.168.112.11": MACS["pod-a"], "192.168.112.21": MACS["pod-c"], "192.168.112.1": MACS["ext-host"]}
+
+
+def healthy(probe: Probe) -> list[Answer]:
+    mac = OWNERS.get(probe.target_ip)
+    if mac is None or (probe.kind == "icmp" and probe.target_mac != mac):
+        return []
+    return [Answer(probe.target_ip, mac, 0.5, 1)]
+
+
+def judge(respond: Responder, drops: int = 0) -> MatrixRun:
+    inventory, topology = small_inventory()
+    return run_matrix(plan(topology), inventory, ScriptedProber(respond, drops), sanity_targets(topology))
+
+
+def test_healthy_network_passes_every_check() -> None:
+    run = judge(healthy)
+    assert {o.status for o in run.outcomes.values()} == {"passed"}
+    assert run.wire_macs[("t/pod-a", "net1")] == {MACS["pod-a"]}
+
+
+def test_duplicate_address_fails_naming_both_owners() -> None:
+    def duplicate(probe: Probe) -> list[Answer]:
+        extra = [Answer(probe.target_ip, MACS["ext-host"], 0.7, 1)] if probe.target_ip == "192.168.112.21" else []
+        return healthy(probe) + (extra if probe.kind == "arp" else [])
+    outcome = judge(duplicate).outcomes["restricted:pod-a@node1->pod-c@node1"]
+    assert outcome.status == "failed"
+    assert "duplicate address" in outcome.reason and "pod-c@node1" in outcome.reason and "ext-host" in outcome.reason
+
+
+def test_answer_from_the_wrong_mac_fails_ownership() -> None:
+    def impostor(probe: Probe) -> list[Answer]:
+        if probe.target_ip == "192.168.112.21" and probe.kind == "arp":
+            return [Answer(probe.target_ip, "02:66:66:66:66:66", 0.4, 1)]
+        return healthy(probe)
+    outcome = judge(impostor).outcomes["restricted:pod-a@node1->pod-c@node1"]
+    assert outcome.status == "failed" and "unknown host" in outcome.reason
+
+
+def test_answer_across_vlans_fails_isolation() -> None:
+    def leaky(probe: Probe) -> list[Answer]:
+        if probe.target_ip == "192.168.111.21" and probe.kind == "arp":
+            return [Answer(probe.target_ip, "02:00:00:00:01:92", 0.4, 1)]
+        return healthy(probe)
+    outcome = judge(leaky).outcomes["restricted->openshift:pod-a@node1->node1/ens192"]
+    assert outcome.status == "failed" and "isolation broken" in outcome.reason and "node node1 ens192" in outcome.reason
+
+
+def test_deaf_probe_never_passes_isolation() -> None:
+    run = judge(lambda probe: [])
+    isolation = [o for o in run.outcomes.values() if not o.check.expect_answer]
+    assert isolation and all(o.status == "broken" and "sanity twin got no answer" in o.reason for o in isolation)
+    assert all(o.status == "failed" for o in run.outcomes.values() if o.check.expect_answer)
+
+
+def test_kernel_drops_make_silence_broken() -> None:
+    run = judge(healthy, drops=3)
+    isolation = [o for o in run.outcomes.values() if not o.check.expect_answer]
+    assert all(o.status == "broken" and "kernel drops 3" in o.reason for o in isolation)
+    assert all(o.status == "broken" for o in run.outcomes.values())
+
+
+def test_socket_error_is_broken_not_silent() -> None:
+    inventory, topology = small_inventory()
+
+    class Failing(ScriptedProber):
+        def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
+            results, stats = super().probe(probes)
+            return [dataclasses.replace(r, error="no such interface net1") for r in results], stats
+    run = run_matrix(plan(topology), inventory, Failing(healthy), sanity_targets(topology))
+    assert all(o.status == "broken" and "no such interface" in o.reason for o in run.outcomes.values())
+
+
+# --- the same on real sockets: a deaf source in a real lab ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def real_lab() -> Iterator[Lab]:
+    lab = Lab(load_topology(MACVLAN_ONLY))
+    lab.up()
+    try:
+        yield lab
+    finally:
+        lab.down()
+
+
+class EngineProber:
+    def __init__(self, engine: ProbeEngine) -> None:
+        self.engine = engine
+
+    def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
+        return self.engine.run(probes)
+
+
+class MacRewriter:
+    """A real engine whose source MAC is wrong: answers go to a MAC the pod does not own, so it hears nothing."""
+
+    def __init__(self, engine: ProbeEngine) -> None:
+        self.engine = engine
+
+    def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
+        bogus = [dataclasses.replace(p, source=dataclasses.replace(p.source, mac="02:de:af:00:00:01"))
+                 for p in probes]
+        return self.engine.run(bogus)
+
+
+@pytest.mark.lab
+def test_isolation_cannot_pass_when_the_real_probe_is_deaf(real_lab: Lab) -> None:
+    topology = real_lab.topology
+    with ProbeEngine(timeout=0.5) as engine:
+        healthy_run = run_matrix(plan(topology), real_lab.inventory(), EngineProber(engine),
+                                 sanity_targets(topology))
+        deaf_run = run_matrix(plan(topology), real_lab.inventory(), MacRewriter(engine), sanity_targets(topology))
+    assert {o.status for o in healthy_run.outcomes.values()} == {"passed"}
+    isolation = [o for o in deaf_run.outcomes.values() if not o.check.expect_answer]
+    assert len(isolation) == 30
+    assert all(o.status == "broken" and "sanity twin" in o.reason for o in isolation)
+
+
+@pytest.mark.lab
+def test_isolation_cannot_pass_when_the_source_interface_is_down(real_lab: Lab) -> None:
+    from pyroute2 import NetNS
+    pod = real_lab.inventory().pod("mac-a")
+    with NetNS(str(pod.netns), flags=0) as ns:
+        ns.link("set", index=ns.link_lookup(ifname="net1")[0], state="down")
+    try:
+        with ProbeEngine(timeout=0.5) as engine:
+            run = run_matrix(plan(real_lab.topology), real_lab.inventory(), EngineProber(engine),
+                             sanity_targets(real_lab.topology))
+        mine = [o for o in run.outcomes.values() if o.check.source.name == "multus-test/mac-a"]
+        assert mine and all(o.status != "passed" for o in mine)
+        assert all(o.status == "broken" for o in mine if not o.check.expect_answer)
+    finally:
+        with NetNS(str(pod.netns), flags=0) as ns:
+            ns.link("set", index=ns.link_lookup(ifname="net1")[0], state="up")
