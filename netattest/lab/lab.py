@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from ipaddress import IPv4Interface
+from pathlib import Path
 from typing import Callable
 
 from pyroute2 import netns as pyroute_netns
@@ -58,6 +60,7 @@ class Lab:
         self.progress = progress or (lambda message: None)
         self._namespaces: dict[str, Namespace] = {}
         self._pods: list[_PodRecord] = []
+        self._node_nics: dict[str, dict[str, InterfaceView]] = {}  # masters do not change while pods attach
         self._built = False
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -174,7 +177,9 @@ class Lab:
         failure (the pod sandbox then never starts)."""
         pod, node = record.pod, str(record.node)
         node_ns = netns_name(self.run_id, "node", node)
-        node_nics = read_interfaces(self._namespaces[node_ns].ipr)
+        if node not in self._node_nics:
+            self._node_nics[node] = read_interfaces(self._namespaces[node_ns].ipr)
+        node_nics = self._node_nics[node]
         for selection in pod_selections(pod):
             attachment = self.topology.attachment(selection.namespace, selection.name)
             selection = self._drifted_selection(pod, selection)
@@ -289,14 +294,22 @@ def teardown_run(run_id: str, state_root=STATE_ROOT) -> list[str]:
     problems: list[str] = []
     run_dir = RunDir(run_id, state_root)
     records_dir = run_dir.path / POD_RECORDS
-    if records_dir.is_dir():
-        for path in sorted(records_dir.glob("*.json")):
-            data = run_dir.read_json(f"{POD_RECORDS}/{path.name}") or {}
-            for call in reversed(data.get("calls", [])):  # type: ignore[union-attr]
-                try:
-                    cni.cni_del(_call_from(call))
-                except (CniError, LabError, KeyError) as exc:
-                    problems.append(f"CNI DEL {path.stem} {call.get('ifname')}: {exc}")
+    pods = sorted(records_dir.glob("*.json")) if records_dir.is_dir() else []
+
+    def delete_pod(path: Path) -> list[str]:
+        errors = []
+        data = run_dir.read_json(f"{POD_RECORDS}/{path.name}") or {}
+        for call in reversed(data.get("calls", [])):  # type: ignore[union-attr]
+            try:
+                cni.cni_del(_call_from(call))
+            except (CniError, LabError, KeyError) as exc:
+                errors.append(f"CNI DEL {path.stem} {call.get('ifname')}: {exc}")
+        return errors
+
+    # Plugins are separate processes: DEL pods in parallel (each pod's own DELs stay in reverse order).
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for errors in pool.map(delete_pod, pods):
+            problems.extend(errors)
     for name in run_namespaces(run_id):
         try:
             remove_namespace(name)

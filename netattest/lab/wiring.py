@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 from typing import Any
 
-from pyroute2 import NetNS, netns
+from pyroute2 import IPRoute, netns
 
-from netattest.lab.nsenter import netns_path, write_sysctls
+from netattest.lab.nsenter import in_netns, netns_path, write_sysctls
 
 #: Lab namespaces drop IPv6 so that router solicitations and DAD never add noise to probe windows.
 QUIET_SYSCTLS = {
@@ -30,7 +30,11 @@ NODE_SYSCTLS = {
 
 @dataclass
 class Namespace:
-    """A network namespace of this run with one open netlink handle (opening one costs ~6 ms)."""
+    """A network namespace of this run with one open netlink handle.
+
+    The handle is a plain IPRoute opened while the thread is inside the namespace (a netlink socket stays bound
+    to the namespace it was created in): 0.2 ms, against 6 ms for pyroute2's NetNS, which forks a helper.
+    """
 
     name: str
     ipr: Any = field(default=None, repr=False)
@@ -38,7 +42,9 @@ class Namespace:
     @classmethod
     def create(cls, name: str, sysctls: dict[str, str] | None = None) -> "Namespace":
         netns.create(name)
-        ns = cls(name, NetNS(name, flags=0))
+        with in_netns(name):
+            handle = IPRoute()
+        ns = cls(name, handle)
         ns.link_up("lo")
         write_sysctls(name, {**QUIET_SYSCTLS, **(sysctls or {})})
         return ns

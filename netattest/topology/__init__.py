@@ -1,0 +1,41 @@
+"""Topology: the declarative description of a lab or cluster, loaded from YAML into frozen dataclasses."""
+
+from .loader import MAX_TOPOLOGY_BYTES, load_topology, load_topology_text
+from .model import (
+    PLUGIN_MODES,
+    Attachment,
+    Drift,
+    Expectation,
+    ExternalHost,
+    ImpostorSpec,
+    Ipam,
+    LabSpec,
+    Network,
+    Nic,
+    Node,
+    Pod,
+    PodNetwork,
+    RouterSpec,
+    Topology,
+)
+
+__all__ = [
+    "MAX_TOPOLOGY_BYTES",
+    "PLUGIN_MODES",
+    "Attachment",
+    "Drift",
+    "Expectation",
+    "ExternalHost",
+    "ImpostorSpec",
+    "Ipam",
+    "LabSpec",
+    "Network",
+    "Nic",
+    "Node",
+    "Pod",
+    "PodNetwork",
+    "RouterSpec",
+    "Topology",
+    "load_topology",
+    "load_topology_text",
+]

@@ -1,0 +1,217 @@
+"""JSON Schema (draft 2020-12) for topology files: the structural layer of the loader.
+
+It checks shapes only: required keys, types, enums and ranges, and refuses unknown keys so a typo never passes
+silently. Everything that needs context (CIDR syntax, references, duplicates, addresses inside subnets, node
+selection) is checked afterwards in Python, where a message can name both sides of a conflict.
+
+Besides standard keywords, subschemas carry ``x-what`` (how to name the value in a message, e.g. "VLAN id") and
+``x-example`` (a value to suggest when the key is missing); validators ignore them, the loader reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import PLUGIN_MODES
+
+API_VERSION = "netattest/v1"
+KIND = "Topology"
+IPAM_TYPES = ("static", "host-local", "dhcp", "whereabouts")
+VERDICTS = ("reachable", "isolated")
+
+
+def _str(description: str, example: str | None = None, **extra: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "minLength": 1, "description": description, **extra}
+    if example is not None:
+        schema["x-example"] = example
+    return schema
+
+
+def _obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(required), "additionalProperties": False}
+
+
+def _list(items: dict[str, Any], description: str, min_items: int = 0) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "array", "items": items, "description": description}
+    if min_items:
+        schema["minItems"] = min_items
+    return schema
+
+
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+
+_VLAN = {"type": "integer", "minimum": 1, "maximum": 4094, "x-what": "VLAN id", "description": "802.1Q VLAN id"}
+_MTU = {"type": "integer", "minimum": 68, "maximum": 9216, "x-what": "MTU", "description": "MTU in bytes"}
+_PLUGIN = {"type": "string", "enum": list(PLUGIN_MODES), "x-what": "CNI plugin", "description": "CNI plugin type"}
+_MODE = {"type": "string", "x-what": "mode", "description": "plugin mode"}
+
+NETWORK = _obj(
+    {
+        "name": _str("network name", "restricted"),
+        "subnet": _str("IPv4 CIDR", "192.168.112.0/24"),
+        "vlan": _VLAN,
+        "gateway": _str("gateway IPv4 address inside the subnet", "192.168.112.1"),
+        "routed": {"type": "boolean", "description": "whether the network is routed to others"},
+        "mtu": _MTU,
+    },
+    ("name", "subnet"),
+)
+
+NIC = _obj(
+    {
+        "name": _str("Linux interface name", "ens224"),
+        "network": _str("network of an access port", "restricted"),
+        "address": _str("IPv4 interface address", "192.168.111.21/24"),
+        "mtu": _MTU,
+        "trunk": _list(_str("network name carried tagged"), "networks carried tagged", 1),
+        "parent": _str("trunk NIC this VLAN sub-interface sits on", "ens224"),
+        "vlan": _VLAN,
+    },
+    ("name",),
+)
+
+NODE = _obj(
+    {
+        "name": _str("node name", "node1"),
+        "labels": _STRING_MAP,
+        "nics": _list(NIC, "node NICs", 1),
+    },
+    ("name", "nics"),
+)
+
+EXTERNAL_HOST = _obj(
+    {
+        "name": _str("host name", "gateway"),
+        "network": _str("network name", "openshift"),
+        "address": _str("IPv4 interface address", "192.168.111.1/24"),
+        "mac": _str("MAC address", "02:00:00:00:00:01"),
+        "dhcpServer": {"type": "boolean", "description": "runs a DHCP server for its network"},
+    },
+    ("name", "network", "address"),
+)
+
+IPAM = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "enum": list(IPAM_TYPES), "x-what": "IPAM type", "description": "IPAM plugin"}
+    },
+    "required": ["type"],
+    "additionalProperties": True,  # passed through to the IPAM plugin
+}
+
+ATTACHMENT = _obj(
+    {
+        "name": _str("NAD name", "net1"),
+        "namespace": _str("namespace", "multus-test"),
+        "network": _str("network name", "restricted"),
+        "plugin": _PLUGIN,
+        "mode": _MODE,
+        "master": _str("master NIC name", "ens224"),
+        "mtu": _MTU,
+        "ipam": IPAM,
+    },
+    ("name", "namespace", "network", "plugin", "master", "ipam"),
+)
+
+POD_NETWORK = _obj(
+    {
+        "attachment": _str("NAD name or namespace/name", "net1"),
+        "interface": _str("interface name in the pod", "net1"),
+        "ips": _list(_str("IPv4 interface address"), "static addresses"),
+        "mac": _str("MAC address", "02:00:00:00:00:01"),
+        "namespace": _str("namespace of the NAD", "multus-test"),
+    },
+    ("attachment",),
+)
+
+POD = _obj(
+    {
+        "name": _str("pod name", "pod-a"),
+        "namespace": _str("namespace", "multus-test"),
+        "nodeSelector": _STRING_MAP,
+        "networks": _list(POD_NETWORK, "secondary networks"),
+    },
+    ("name", "namespace"),
+)
+
+EXPECTATION = _obj(
+    {
+        "from": _str("source network", "restricted"),
+        "to": _str("target network", "openshift"),
+        "expect": {"type": "string", "enum": list(VERDICTS), "x-what": "verdict", "description": "verdict"},
+        "why": {"type": "string", "description": "explanation shown in reports"},
+    },
+    ("from", "to", "expect"),
+)
+
+ROUTER = _obj(
+    {
+        "name": _str("router name", "leak"),
+        "legs": _list(
+            _obj(
+                {"network": _str("network name"), "address": _str("IPv4 interface address", "192.168.112.254/24")},
+                ("network", "address"),
+            ),
+            "router legs",
+            1,
+        ),
+        "proxyArp": {"type": "boolean", "description": "answer ARP for other legs' subnets"},
+    },
+    ("name", "legs"),
+)
+
+IMPOSTOR = _obj(
+    {
+        "name": _str("impostor name", "impostor"),
+        "network": _str("network name", "restricted"),
+        "claims": _str("IPv4 address it answers ARP for", "192.168.112.11"),
+    },
+    ("name", "network", "claims"),
+)
+
+DRIFT = _obj(
+    {
+        "nadPlugin": {
+            "type": "object",
+            "additionalProperties": _obj({"plugin": _PLUGIN, "mode": _MODE}, ("plugin",)),
+        },
+        "podNode": _STRING_MAP,
+        "podIps": {"type": "object", "additionalProperties": _list(_str("IPv4 interface address"), "addresses")},
+        "removeExternalHosts": _list(_str("external host name"), "hosts to leave out"),
+    }
+)
+
+LAB = _obj(
+    {
+        "routers": _list(ROUTER, "lab routers"),
+        "impostors": _list(IMPOSTOR, "lab ARP impostors"),
+        "drift": DRIFT,
+    }
+)
+
+TOPOLOGY_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://netattest.invalid/schema/topology-v1.json",
+    "title": "netattest topology",
+    **_obj(
+        {
+            "apiVersion": {
+                "type": "string",
+                "const": API_VERSION,
+                "x-what": "apiVersion",
+                "x-example": API_VERSION,
+            },
+            "kind": {"type": "string", "const": KIND, "x-what": "kind", "x-example": KIND},
+            "name": _str("topology name", "restricted-vlan"),
+            "description": {"type": "string", "description": "free text"},
+            "networks": _list(NETWORK, "VLANs / L2 segments", 1),
+            "nodes": _list(NODE, "cluster nodes", 1),
+            "externalHosts": _list(EXTERNAL_HOST, "hosts that are not pods"),
+            "attachments": _list(ATTACHMENT, "NetworkAttachmentDefinitions"),
+            "pods": _list(POD, "pods"),
+            "expectations": _list(EXPECTATION, "reachability expectations"),
+            "lab": LAB,
+        },
+        ("apiVersion", "kind", "name", "networks", "nodes"),
+    ),
+}
