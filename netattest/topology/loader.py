@@ -996,7 +996,7 @@ class _Builder:
         if mode is None:
             return allowed[0]
         if mode not in allowed:
-            other = next((p for p, modes in PLUGIN_MODES.items() if mode in modes and p != plugin), None)
+            other = next((p for p, modes in PLUGIN_MODES.items() if p != plugin and mode in modes), None)
             hint = f" ({mode} is a {other} mode)" if other else ""
             self.fail(path + ("mode",), f"mode {_q(mode)} is not valid for {plugin}{hint}", _choose(mode, allowed))
         return mode

@@ -43,7 +43,7 @@ _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 _VLAN = {"type": "integer", "minimum": 1, "maximum": 4094, "x-what": "VLAN id", "description": "802.1Q VLAN id"}
 _MTU = {"type": "integer", "minimum": 68, "maximum": 9216, "x-what": "MTU", "description": "MTU in bytes"}
 _PLUGIN = {"type": "string", "enum": list(PLUGIN_MODES), "x-what": "CNI plugin", "description": "CNI plugin type"}
-_MODE = {"type": "string", "x-what": "mode", "description": "plugin mode"}
+_MODE = {"type": "string", "minLength": 1, "x-what": "mode", "description": "plugin mode"}
 
 NETWORK = _obj(
     {
@@ -93,7 +93,13 @@ EXTERNAL_HOST = _obj(
 IPAM = {
     "type": "object",
     "properties": {
-        "type": {"type": "string", "enum": list(IPAM_TYPES), "x-what": "IPAM type", "description": "IPAM plugin"}
+        "type": {
+            "type": "string",
+            "enum": list(IPAM_TYPES),
+            "x-what": "IPAM type",
+            "x-example": "static",
+            "description": "IPAM plugin",
+        }
     },
     "required": ["type"],
     "additionalProperties": True,  # passed through to the IPAM plugin
