@@ -111,6 +111,19 @@ def _check_host_dir(path: Path | str, what: str) -> str:
     return text
 
 
+def _paths_the_command_needs(cwd: str, argv: Sequence[str], env: Mapping[str, str] | None) -> list[str]:
+    """Host directories the command cannot run without: its cwd, its interpreter's prefix and PYTHONPATH.
+
+    A checkout or a virtualenv under /tmp would otherwise vanish under the guest's fresh tmpfs.
+    """
+    paths = [cwd, os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)]
+    if argv and os.path.isabs(argv[0]):
+        paths.append(os.path.dirname(os.path.realpath(argv[0])))
+    pythonpath = (env if env is not None else os.environ).get("PYTHONPATH", "")
+    paths += [os.path.realpath(p) for p in pythonpath.split(os.pathsep) if p and os.path.isdir(p)]
+    return sorted(dict.fromkeys(paths), key=len)
+
+
 def _scratch_base() -> str:
     """A host directory for the scratch dir: the guest must see it at boot (not under /dev) and the kernel
     command line must carry its path (no whitespace)."""
@@ -347,9 +360,11 @@ def run_in_sandbox(argv: Sequence[str], *, cwd: Path, writable: Sequence[Path], 
     cwd_s = _check_host_dir(cwd, "working directory")
     writable_s = [_check_host_dir(w, "writable directory") for w in writable]
     mounts: list[tuple[str, bool]] = [(w, True) for w in dict.fromkeys(writable_s)]
-    if (any(_is_under(cwd_s, top) for top in _HIDDEN_IN_GUEST)
-            and not any(_is_under(cwd_s, w) for w in writable_s)):
-        mounts.append((cwd_s, False))  # the guest's own tmpfs would hide it: show the host directory read-only
+    for needed in _paths_the_command_needs(cwd_s, argv, env):
+        if (any(_is_under(needed, top) for top in _HIDDEN_IN_GUEST)
+                and not any(_is_under(needed, w) for w in writable_s)
+                and not any(_is_under(needed, m) for m, _ in mounts)):
+            mounts.append((needed, False))  # the guest's own tmpfs would hide it: show the host's, read-only
     out_stream = stdout if stdout is not None else sys.stdout
     tty = _terminal_size(out_stream)
     version = _version_of(str(uml)) or ""
