@@ -328,9 +328,29 @@ def _exited(pid: int) -> bool:
         return True
 
 
-def _kill_group(pgid: int) -> None:
+def _live_members(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` that are not yet dead (zombies waiting for a reaper do not count)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry))
+    return members
+
+
+def _kill_group(pgid: int, wait: float = 5.0) -> None:
+    """SIGKILL the whole UML process group and wait until its processes are gone: SIGKILL is asynchronous."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + wait
+    while _live_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 # ---------------------------------------------------------------------------------------------------- main API
