@@ -1,19 +1,21 @@
-"""The acceptance suites' plugins, layered; imported here so they never apply to the harness's own tests."""
+"""The acceptance suites' plugins: every module of ``fixtures/`` is registered here, so they apply to the suites
+and never to the harness's own tests. Layers: options -> sandbox -> topology -> target -> probes -> evidence.
+"""
 
-from fixtures.options import pytest_addoption  # noqa: F401
-from fixtures.sandbox import pytest_cmdline_main  # noqa: F401
-from fixtures.topology import pytest_configure as _configure_topology, pytest_generate_tests, topology  # noqa: F401
-from fixtures.target import inventory, target  # noqa: F401
-from fixtures.target import pytest_configure as _configure_signals
-from fixtures.probes import matrix  # noqa: F401
-from fixtures.evidence import pytest_runtest_makereport, pytest_sessionfinish  # noqa: F401
-from fixtures.evidence import pytest_configure as _configure_evidence
+from __future__ import annotations
+
+import importlib
+import pkgutil
 
 import pytest
 
+import fixtures
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_configure(config: pytest.Config) -> None:
-    _configure_topology(config)
-    _configure_evidence(config)
-    _configure_signals(config)
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # Registered while options are being collected: pytest replays pytest_addoption (a historic hook) for each,
+    # and pytest_cmdline_main / pytest_configure come later, so every layer gets all its hooks.
+    for info in sorted(pkgutil.iter_modules(fixtures.__path__), key=lambda i: i.name):
+        name = f"netattest.fixtures.{info.name}"
+        if pluginmanager.get_plugin(name) is None:
+            pluginmanager.register(importlib.import_module(f"fixtures.{info.name}"), name)

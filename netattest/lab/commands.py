@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from dataclasses import asdict
 
 from netattest.errors import NetattestError
 from netattest.lab.gc import KEPT_FILE, collect
 from netattest.lab.lab import Lab, teardown_run
 from netattest.lab.state import known_runs
+from netattest.serialize import to_jsonable
 from netattest.topology import load_topology
 
 INVENTORY_FILE = "inventory.json"
@@ -28,8 +27,12 @@ def _up(args: argparse.Namespace) -> int:
     topology = load_topology(args.topology)
     lab = Lab(topology, args.run_id, progress=lambda message: print(f"  {message}", flush=True))
     inventory = lab.up()
-    lab.run_dir.write_json(KEPT_FILE, {"kept_at": time.time()})
-    lab.run_dir.write_json(INVENTORY_FILE, json.loads(json.dumps(asdict(inventory), default=str)))
+    try:
+        lab.run_dir.write_json(INVENTORY_FILE, to_jsonable(inventory))
+        lab.run_dir.write_json(KEPT_FILE, {"kept_at": time.time()})
+    except BaseException:
+        lab.down()
+        raise
     print(f"lab {lab.run_id} is up (topology {topology.name}); remove it with: netattest lab down --run-id "
           f"{lab.run_id}")
     for pod in inventory.pods:

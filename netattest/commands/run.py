@@ -1,0 +1,97 @@
+"""``netattest run``: the acceptance suites against a target, as a child pytest session, then a short summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from netattest.errors import NetattestError
+from netattest.runid import is_run_id, new_run_id
+from netattest.topology import load_topology
+
+NAME = "run"
+HELP = "run the acceptance suites against a target and write the reports"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SUITES_DIR = REPO_ROOT / "suites"
+DEFAULT_TOPOLOGY = "topologies/restricted-vlan.yaml"
+EXIT_BROKEN = 2
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--topology", default=DEFAULT_TOPOLOGY, help="topology YAML (default: %(default)s)")
+    parser.add_argument("--target", default="lab", choices=("lab", "kubernetes"))
+    parser.add_argument("--kernel", default="auto", choices=("auto", "host", "uml"))
+    parser.add_argument("--reports-dir", default="reports")
+    parser.add_argument("--run-id", default=None)
+    parser.add_argument("-m", dest="markers", default=None, help="select suites by marker, e.g. isolation")
+    parser.add_argument("-k", dest="keyword", default=None, help="select checks by keyword expression")
+    parser.add_argument("--probe-timeout", type=float, default=1.0)
+    parser.add_argument("--keep", action="store_true", help="keep the lab after the run (debugging)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="list every check as it runs")
+    parser.epilog = "Any other option is passed to the pytest session (e.g. --kubeconfig, --skip-preflight)."
+    parser.set_defaults(passes_extra=True)
+
+
+def pytest_argv(args: argparse.Namespace, run_id: str, reports_root: Path) -> list[str]:
+    argv = [sys.executable, "-m", "pytest", str(SUITES_DIR), "--rootdir", str(REPO_ROOT), "-p", "no:cacheprovider",
+            "--topology", str(Path(args.topology).absolute()), "--target", args.target, "--kernel", args.kernel,
+            "--run-id", run_id, "--reports-dir", str(reports_root), "--probe-timeout", str(args.probe_timeout),
+            "--tb=no", "--no-header", "-rN", "-v" if args.verbose else "-q"]
+    if args.markers:
+        argv += ["-m", args.markers]
+    if args.keyword:
+        argv += ["-k", args.keyword]
+    if args.keep:
+        argv.append("--keep")
+    return argv + list(getattr(args, "extra", []))
+
+
+def run(args: argparse.Namespace) -> int:
+    load_topology(args.topology)  # a broken topology stops here, as one paragraph
+    run_id = args.run_id or new_run_id()
+    if not is_run_id(run_id):
+        raise NetattestError(f"--run-id {run_id!r}: a run id is 8 lowercase hex digits, e.g. 3fa2c901")
+    reports_root = Path(args.reports_dir).absolute()
+    status = _run_forwarding_signals(pytest_argv(args, run_id, reports_root))
+    summary_path = reports_root / run_id / "summary.json"
+    if not summary_path.exists():
+        sys.stderr.write(f"netattest: the session ended (status {status}) before writing {summary_path}\n")
+        return EXIT_BROKEN if status not in (0, 1) else status
+    print_summary(json.loads(summary_path.read_text()), reports_root / run_id)
+    return status if status in (0, 1, 2) else EXIT_BROKEN
+
+
+def _run_forwarding_signals(argv: list[str]) -> int:
+    """Run the session as a child; SIGTERM/SIGINT reach it, so it tears its lab down before we exit."""
+    child = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+
+    def forward(signum: int, _frame: object) -> None:
+        child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    try:
+        return child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def print_summary(summary: dict, run_dir: Path) -> None:
+    counts = summary["counts"]
+    verdict = {0: "ALL EXPECTATIONS HELD", 1: "EXPECTATIONS FAILED", 2: "BROKEN (harness or target)"}.get(
+        summary["exit_status"], f"exit {summary['exit_status']}")
+    topo = summary.get("topology") or {}
+    print()
+    print(f"netattest run {summary['run_id']} on {summary['target']} · topology {topo.get('name')} · {verdict}")
+    print("  " + ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "broken", "skipped")))
+    for problem in summary["problems"][:50]:
+        test = problem["test"].split("::")[-1]
+        print(f"  {problem['status'].upper():6} {test}\n         {problem['reason']}")
+    if len(summary["problems"]) > 50:
+        print(f"  ... and {len(summary['problems']) - 50} more (see summary.json)")
+    print(f"  reports: {run_dir}/ (summary.json, junit.xml, probes.jsonl, allure-results/)")

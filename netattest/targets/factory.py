@@ -1,0 +1,20 @@
+"""Choose and build the target a session runs against; the suites never know which one it is."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+
+from netattest.errors import NetattestError
+from netattest.targets.base import Target
+from netattest.topology.model import Topology
+
+
+def make_target(config: pytest.Config, topology: Topology, run_id: str, *, timeout: float, retries: int,
+                progress: Callable[[str], None]) -> Target:
+    kind = config.getoption("target")
+    if kind == "lab":
+        from netattest.targets.lab import LabTarget
+        return LabTarget(topology, run_id, timeout=timeout, retries=retries, progress=progress)
+    raise NetattestError(f"--target {kind}: this target is not available in this version. Fix: use --target lab")
