@@ -7,7 +7,7 @@ from ipaddress import ip_interface
 import allure
 import pytest
 
-from netattest.annotations import NETWORKS_ANNOTATION
+from netattest.annotations import NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION, parse_network_status
 from netattest.inventory import Inventory, PodView
 from netattest.matrix import Subject
 from netattest.topology.model import Pod, Topology
@@ -70,10 +70,13 @@ def test_pod_interface(pod_interface: Subject, inventory: Inventory, topology: T
 def test_network_status(attached_pod: Pod, inventory: Inventory) -> None:
     view = _view(inventory, attached_pod.key)
     expect(view.phase == "Running", f"{view.label} is {view.phase}: {view.reason}")
-    allure.attach(str([s.__dict__ for s in view.network_status]), name="network-status",
-                  attachment_type=allure.attachment_type.TEXT)
+    annotations = view.manifest.get("metadata", {}).get("annotations", {})  # type: ignore[union-attr]
+    raw = annotations.get(NETWORK_STATUS_ANNOTATION)
+    expect(raw is not None, f"{view.label} has no {NETWORK_STATUS_ANNOTATION} annotation")
+    allure.attach(str(raw), name="network-status", attachment_type=allure.attachment_type.JSON)
+    statuses = parse_network_status(str(raw))
     for net in attached_pod.networks:
-        status = next((s for s in view.network_status if s.interface == net.interface), None)
+        status = next((s for s in statuses if s.interface == net.interface), None)
         expect(status is not None, f"{view.label}: network-status has no entry for {net.interface} "
                                    f"({NETWORKS_ANNOTATION} asked for it)")
         assert status is not None

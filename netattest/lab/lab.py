@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Interface
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from pyroute2 import netns as pyroute_netns
 
-from netattest.annotations import NetworkSelection, NetworkStatus, network_status_from_cni_result
+from netattest.annotations import (NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION, NetworkStatus,
+                                   network_status_from_cni_result, parse_networks_annotation, render_network_status)
 from netattest.errors import CniError, LabError
 from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
 from netattest.lab import cni
@@ -26,10 +27,12 @@ from netattest.lab.links import read_interfaces
 from netattest.lab.nsenter import write_sysctls
 from netattest.lab.state import STATE_ROOT, RunDir
 from netattest.lab.wiring import NODE_SYSCTLS, Fabric, Namespace, remove_namespace
-from netattest.manifests import nad_cni_config, pod_selections, runtime_config
+from netattest.lab.nads import WHEREABOUTS_NOTE, NadStore
+from netattest.manifests import runtime_config
+from netattest.render import pod_manifest
 from netattest.runid import netns_name, new_run_id, parse_netns_name
 from netattest.scheduling import no_node_reason, schedule
-from netattest.topology.model import Attachment, Pod, Topology
+from netattest.topology.model import Pod, Topology
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -47,6 +50,7 @@ class _PodRecord:
     calls: list[dict[str, object]]
     attachments: list[PodAttachment]
     statuses: list[NetworkStatus]
+    manifest: dict[str, Any] = field(default_factory=dict)
 
 
 class Lab:
@@ -61,6 +65,7 @@ class Lab:
         self._namespaces: dict[str, Namespace] = {}
         self._pods: list[_PodRecord] = []
         self._node_nics: dict[str, dict[str, InterfaceView]] = {}  # masters do not change while pods attach
+        self.nads = NadStore(topology)
         self._built = False
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -169,26 +174,34 @@ class Lab:
             self.run_dir.write_json(f"{POD_RECORDS}/{pod.namespace}.{pod.name}.json",
                                     {"node": node, "netns": pod_ns.name, "calls": record.calls})
 
-    def _applied(self, attachment: Attachment) -> tuple[str, str]:
-        return self.topology.lab.drift.nad_plugin.get(attachment.name, (attachment.plugin, attachment.mode))
+    def _drifted_pod(self, pod: Pod) -> Pod:
+        """The pod as the lab creates it: lab drift may give it other addresses than the topology expects."""
+        drift = self.topology.lab.drift.pod_ips
+        networks = tuple(replace(net, ips=drift[f"{pod.name}/{net.interface}"])
+                         if f"{pod.name}/{net.interface}" in drift else net for net in pod.networks)
+        return replace(pod, networks=networks)
 
     def _attach(self, record: _PodRecord, pod_ns: Namespace) -> None:
-        """Attach every network of the pod's annotation, the way Multus walks it: in order, stop at the first
-        failure (the pod sandbox then never starts)."""
+        """Attach the networks of the pod's annotation the way Multus does: parse the annotation, look up each NAD,
+        run its plugin in order, stop at the first failure (the pod sandbox then never starts)."""
         pod, node = record.pod, str(record.node)
         node_ns = netns_name(self.run_id, "node", node)
         if node not in self._node_nics:
             self._node_nics[node] = read_interfaces(self._namespaces[node_ns].ipr)
         node_nics = self._node_nics[node]
-        for selection in pod_selections(pod):
-            attachment = self.topology.attachment(selection.namespace, selection.name)
-            selection = self._drifted_selection(pod, selection)
-            plugin, mode = self._applied(attachment)
-            master = node_nics.get(attachment.master)
-            view = PodAttachment(attachment.network, attachment, plugin, mode, str(selection.interface),
-                                 selection.ips, attachment.master, master.mac if master else None)
-            config = nad_cni_config(attachment, plugin=plugin, mode=mode,
-                                    ipam_data_dir=str(self.run_dir.sub("cni", attachment.name)))
+        record.manifest = pod_manifest(self._drifted_pod(pod))
+        annotation = record.manifest["metadata"]["annotations"].get(NETWORKS_ANNOTATION, "")
+        for selection in parse_networks_annotation(annotation, pod.namespace):
+            nad = self.nads.get(selection.namespace, selection.name)
+            if nad is None:
+                record.reason = (f"FailedCreatePodSandBox: Multus could not find NAD {selection.qualified_name} "
+                                 f"named in the pod's {NETWORKS_ANNOTATION} annotation")
+                return
+            master = node_nics.get(nad.attachment.master)
+            view = PodAttachment(nad.attachment.network, nad.attachment, nad.plugin, nad.mode,
+                                 str(selection.interface), selection.ips, nad.attachment.master,
+                                 master.mac if master else None)
+            config = nad.cni_config(node, self.run_dir.path)
             runtime = runtime_config(selection)
             if runtime:
                 config["runtimeConfig"] = runtime
@@ -197,20 +210,16 @@ class Lab:
             try:
                 result = cni.cni_add(call)
             except CniError as exc:
-                record.reason = f"FailedCreatePodSandBox: {exc} (pod on node {node}, NAD {attachment.key})"
-                record.attachments.append(PodAttachment(**{**view.__dict__, "error": str(exc)}))
+                record.reason = f"FailedCreatePodSandBox: {exc} (pod on node {node}, NAD {nad.attachment.key})"
+                record.attachments.append(replace(view, error=str(exc)))
                 return
             record.calls.append({"config": config, "node_netns": node_ns, "pod_netns": pod_ns.name,
                                  "ifname": call.ifname, "container_id": call.container_id, "result": result})
             record.attachments.append(view)
-            record.statuses.append(network_status_from_cni_result(attachment.key, call.ifname, result))
-
-    def _drifted_selection(self, pod: Pod, selection: NetworkSelection) -> NetworkSelection:
-        ips = self.topology.lab.drift.pod_ips.get(f"{pod.name}/{selection.interface}")
-        if ips is None:
-            return selection
-        return NetworkSelection(selection.name, selection.namespace, selection.interface,
-                                tuple(str(ip) for ip in ips), selection.mac, selection.default_route)
+            record.statuses.append(network_status_from_cni_result(nad.attachment.key, call.ifname, result))
+        if record.statuses:
+            record.manifest["metadata"]["annotations"][NETWORK_STATUS_ANNOTATION] = \
+                render_network_status(record.statuses)
 
     # -- observe ---------------------------------------------------------------------------------------------
     def check(self) -> list[str]:
@@ -238,7 +247,7 @@ class Lab:
         failed = record.reason is not None
         phase = "Pending" if record.node is None or failed else "Running"
         return PodView(record.pod.name, record.pod.namespace, record.node, phase, record.reason, interfaces,
-                       list(record.statuses), list(record.attachments), record.netns)
+                       list(record.statuses), list(record.attachments), record.netns, record.manifest)
 
     def _host_views(self) -> list[HostView]:
         views = []
@@ -259,7 +268,7 @@ class Lab:
 
     def _notes(self) -> list[str]:
         drift = self.topology.lab.drift
-        notes = []
+        notes = [WHEREABOUTS_NOTE] if self.nads.uses("whereabouts") else []
         if drift.nad_plugin or drift.pod_node or drift.pod_ips or drift.remove_external_hosts:
             notes.append("lab drift applied on purpose (the lab differs from the topology's expectations): "
                          f"{drift}")
