@@ -16,6 +16,8 @@ from netattest.topology.model import Topology
 from netattest.verdicts import BrokenEvidence, expect
 
 pytestmark = pytest.mark.mac
+#: Children of these plugins carry their master's MAC (ipvlan by design, a VLAN device inherits its parent's).
+SHARES_MASTER_MAC = ("ipvlan", "vlan")
 
 
 @allure.epic("secondary networks")
@@ -35,10 +37,10 @@ def test_mac_behaviour(pod_interface: Subject, inventory: Inventory, matrix: Mat
     allure.dynamic.parameter("master MAC", master.mac)
     allure.dynamic.parameter("pod MAC", iface.mac)
     wire = matrix.wire_macs.get((pod_interface.name, pod_interface.iface), set())
-    if att.plugin == "ipvlan":
-        expect(iface.mac == master.mac, f"{view.label} {iface.name} has MAC {iface.mac}, but an ipvlan child "
+    if att.plugin in SHARES_MASTER_MAC:
+        expect(iface.mac == master.mac, f"{view.label} {iface.name} has MAC {iface.mac}, but an {att.plugin} child "
                                         f"carries its master's MAC ({view.node} {att.master} = {master.mac}); the "
-                                        f"kernel reports a {iface.kind} link: the NAD in force is not ipvlan")
+                                        f"kernel reports a {iface.kind} link: the NAD in force is not {att.plugin}")
         expected_wire = master.mac
     else:
         expect(iface.mac != master.mac, f"{view.label} {iface.name} shares its master's MAC {master.mac}; a "

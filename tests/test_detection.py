@@ -33,7 +33,7 @@ def run_cli(tmp_path: Path, base: Path, lab_yaml: str | None, *extra: str) -> tu
     reports = tmp_path / "reports"
     proc = subprocess.run([sys.executable, "-m", "netattest.cli", "run", "--topology", str(topology),
                            "--reports-dir", str(reports), "--kernel", "host", *extra],
-                          cwd=REPO, capture_output=True, text=True, timeout=300,
+                          cwd=REPO, capture_output=True, text=True, timeout=600,
                           env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO)})
     summaries = list(reports.glob("*/summary.json"))
     assert len(summaries) == 1, proc.stdout + proc.stderr
@@ -106,3 +106,21 @@ def test_removed_external_host_fails_reachability_and_the_sanity_twin_reports_it
     assert all("sanity twin got no answer" in r and "192.168.112.1" in r for r in broken)
     assert len(broken) == 6 * 5  # every silent pair (6 pods x 5 openshift addresses): none passed
     assert summary["counts"]["broken"] == len(broken)
+
+
+def test_l2_leak_between_vlans_fails_isolation(tmp_path: Path) -> None:
+    code, summary, _ = run_cli(tmp_path, MACVLAN_ONLY,
+                               "leaks:\n  - {name: patch-cable, networks: [restricted, openshift]}")
+    assert code == 1
+    reasons = problems(summary, "failed", "test_isolation")
+    assert len(reasons) == 6 * 5 and all("isolation broken" in r and "answered ARP" in r for r in reasons)
+
+
+@pytest.mark.sandbox
+def test_trunk_leaking_vlan_112_into_113_fails_isolation(tmp_path: Path) -> None:
+    code, summary, out = run_cli(tmp_path, REPO / "topologies" / "vlan-trunk.yaml",
+                                 "leaks:\n  - {name: bad-trunk, networks: [restricted, lab]}", "--kernel", "auto")
+    assert code == 1, out
+    failed = [p["test"] for p in summary["problems"] if p["status"] == "failed"]
+    assert len(failed) == 2 * 3 * 2  # 2 pods per VLAN x (2 pods + 1 host) of the other VLAN, both directions
+    assert all("test_isolation[restricted->lab:" in t or "test_isolation[lab->restricted:" in t for t in failed)

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 POD_RECORDS = "pods"
 #: Roles in teardown order: pods first so CNI DEL still finds their node namespaces.
-TEARDOWN_ORDER = ("pod", "imp", "rtr", "ext", "node", "fabric")
+TEARDOWN_ORDER = ("pod", "imp", "leak", "rtr", "ext", "node", "fabric")
 
 
 @dataclass
@@ -107,21 +107,31 @@ class Lab:
         return ns
 
     def _build_fabric_and_nodes(self) -> None:
-        self.progress("fabric: one bridge per network")
-        self.fabric = Fabric(self._ns("fabric", "switch"))
+        vlan_aware = needs_vlan_fabric(self.topology)
+        self.progress("fabric: " + ("one VLAN-aware bridge with access and trunk ports" if vlan_aware
+                                    else "one bridge per network"))
+        self.fabric = Fabric(self._ns("fabric", "switch"), vlan_aware)
         for network in self.topology.networks:
-            self.fabric.add_network(network.name, network.mtu)
+            self.fabric.add_network(network.name, network.mtu, network.vlan)
         for node in self.topology.nodes:
             self.progress(f"node {node.name}")
             ns = self._ns("node", node.name, NODE_SYSCTLS)
-            for nic in node.nics:
-                if nic.trunk or nic.parent:
-                    raise LabError(f"{self.topology.source}: node {node.name} NIC {nic.name}: trunk NICs and "
-                                   "VLAN sub-interfaces are not supported by this lab version yet. Fix: use "
-                                   "access NICs (one network per NIC).")
-                self.fabric.plug(str(nic.network), ns, nic.name, mtu=nic.mtu)
+            for nic in node.nics:  # parents before their VLAN sub-interfaces
+                if nic.parent:
+                    continue
+                if nic.trunk:
+                    self.fabric.plug_trunk(nic.trunk, ns, nic.name, mtu=nic.mtu)
+                else:
+                    self.fabric.plug(str(nic.network), ns, nic.name, mtu=nic.mtu)
                 if nic.address:
                     ns.add_address(nic.name, nic.address)
+            for nic in node.nics:
+                if nic.parent:
+                    ns.ipr.link("add", ifname=nic.name, kind="vlan", link=ns.index(nic.parent),
+                                vlan_id=int(nic.vlan or self.topology.network(str(nic.network)).vlan or 0))
+                    ns.link_up(nic.name, mtu=nic.mtu)
+                    if nic.address:
+                        ns.add_address(nic.name, nic.address)
             gateway = self._gateway_for(node.nics)
             if gateway:
                 ns.add_default_route(gateway)
@@ -152,6 +162,14 @@ class Lab:
                 ns.add_address(ifname, address)
                 if router.proxy_arp:
                     write_sysctls(ns.name, {f"net/ipv4/conf/{ifname}/proxy_arp": "1"})
+        for leak in self.topology.lab.leaks:
+            self.progress(f"lab-only L2 leak {leak.name} bridging {', '.join(leak.networks)}")
+            ns = self._ns("leak", leak.name)
+            ns.ipr.link("add", ifname="br0", kind="bridge", br_stp_state=0, br_forward_delay=0)
+            bridge = ns.link_up("br0")
+            for index, network in enumerate(leak.networks):
+                self.fabric.plug(network, ns, f"eth{index}")
+                ns.link_up(f"eth{index}", master=bridge)
         for impostor in self.topology.lab.impostors:
             ns = self._ns("imp", impostor.name)
             self.fabric.plug(impostor.network, ns, "eth0")
@@ -272,11 +290,19 @@ class Lab:
         if drift.nad_plugin or drift.pod_node or drift.pod_ips or drift.remove_external_hosts:
             notes.append("lab drift applied on purpose (the lab differs from the topology's expectations): "
                          f"{drift}")
-        if self.topology.lab.routers or self.topology.lab.impostors:
+        lab = self.topology.lab
+        if lab.routers or lab.impostors or lab.leaks:
             notes.append("lab-only mis-wiring present: "
-                         + ", ".join([f"router {r.name}" for r in self.topology.lab.routers]
+                         + ", ".join([f"router {r.name}" for r in lab.routers]
+                                     + [f"L2 leak {k.name} bridging {'+'.join(k.networks)}" for k in lab.leaks]
                                      + [f"impostor {i.name} claims {i.claims}" for i in self.topology.lab.impostors]))
         return notes
+
+
+def needs_vlan_fabric(topology: Topology) -> bool:
+    """Trunks, VLAN sub-interfaces and the vlan plugin need 802.1Q tags on the wire, hence a VLAN-aware switch."""
+    return (any(nic.trunk or nic.parent for node in topology.nodes for nic in node.nics)
+            or "vlan" in topology.plugins())
 
 
 def _call_from(record: dict[str, object]) -> cni.CniCall:

@@ -81,27 +81,57 @@ class Namespace:
 
 
 class Fabric:
-    """The switch: one Linux bridge per network (this needs no 802.1Q support from the kernel)."""
+    """The switch.
 
-    def __init__(self, ns: Namespace) -> None:
+    Access NICs only: one plain Linux bridge per network, which needs no 802.1Q support from the kernel. With trunks:
+    one VLAN-aware bridge (vlan_filtering) whose access ports carry their network's VLAN untagged and whose trunk
+    ports carry several VLANs tagged, like a real switch.
+    """
+
+    def __init__(self, ns: Namespace, vlan_aware: bool = False) -> None:
         self.ns = ns
+        self.vlan_aware = vlan_aware
         self.bridges: dict[str, int] = {}
+        self.vids: dict[str, int] = {}
         self._ports = 0
+        if vlan_aware:
+            ns.ipr.link("add", ifname="br0", kind="bridge", br_stp_state=0, br_forward_delay=0,
+                        br_vlan_filtering=1, br_vlan_default_pvid=0)
 
-    def add_network(self, network: str, mtu: int) -> None:
+    def add_network(self, network: str, mtu: int, vlan: int | None = None) -> None:
+        if self.vlan_aware:
+            # networks without a VLAN id get one from a range real topologies rarely use
+            self.vids[network] = vlan or 3900 + len(self.vids)
+            self.bridges[network] = self.ns.link_up("br0", mtu=max(mtu, 1500))
+            return
         name = f"br{len(self.bridges)}"
         self.ns.ipr.link("add", ifname=name, kind="bridge", br_stp_state=0, br_forward_delay=0)
         self.bridges[network] = self.ns.link_up(name, mtu=mtu)
 
-    def plug(self, network: str, target: Namespace, ifname: str, *, mtu: int = 1500,
-             mac: str | None = None) -> None:
-        """Wire ``target:ifname`` to the access port of ``network`` and bring both ends up."""
+    def _port(self, target: Namespace, ifname: str, mtu: int, mac: str | None, master: int) -> int:
         self._ports += 1
         port = f"p{self._ports}"
         self.ns.ipr.link("add", ifname=port, kind="veth",
                          peer={"ifname": ifname, "net_ns_fd": netns_path(target.name)})
-        self.ns.link_up(port, mtu=mtu, master=self.bridges[network])
+        index = self.ns.link_up(port, mtu=mtu, master=master)
         target.link_up(ifname, mtu=mtu, mac=mac)
+        return index
+
+    def plug(self, network: str, target: Namespace, ifname: str, *, mtu: int = 1500,
+             mac: str | None = None) -> None:
+        """Wire ``target:ifname`` to an access port of ``network`` and bring both ends up."""
+        index = self._port(target, ifname, mtu, mac, self.bridges[network])
+        if self.vlan_aware:
+            self.ns.ipr.vlan_filter("add", index=index,
+                                    vlan_info={"vid": self.vids[network], "flags": ["pvid", "untagged"]})
+
+    def plug_trunk(self, networks: tuple[str, ...], target: Namespace, ifname: str, *, mtu: int = 1500) -> None:
+        """Wire ``target:ifname`` to a trunk port carrying ``networks`` tagged with their VLAN ids."""
+        if not self.vlan_aware:
+            raise RuntimeError("trunk ports need the VLAN-aware fabric")
+        index = self._port(target, ifname, mtu, None, self.bridges[networks[0]])
+        for network in networks:
+            self.ns.ipr.vlan_filter("add", index=index, vlan_info={"vid": self.vids[network]})
 
 
 def remove_namespace(name: str) -> None:

@@ -358,7 +358,7 @@ def _kill_group(pgid: int, wait: float = 5.0) -> None:
 
 def run_in_sandbox(argv: Sequence[str], *, cwd: Path, writable: Sequence[Path], env: Mapping[str, str] | None = None,
                    mem_mb: int = 1536, timeout: float | None = 1800, kernel_log: Path | None = None,
-                   stdout: IO | None = None) -> int:
+                   stdout: IO | None = None, readable: Sequence[Path] = ()) -> int:
     """Boot one user-mode Linux kernel, run ``argv`` as root inside it and return ``argv``'s exit status.
 
     ``cwd`` is the command's working directory (a host path, seen read-only unless inside ``writable``);
@@ -366,7 +366,8 @@ def run_in_sandbox(argv: Sequence[str], *, cwd: Path, writable: Sequence[Path], 
     environment) is the command's environment, with ``NETATTEST_IN_SANDBOX=1``, ``HOME=/root``, ``TMPDIR=/tmp``,
     ``XDG_CACHE_HOME`` and ``PYTHONDONTWRITEBYTECODE=1`` forced and the sbin directories added to ``PATH``.
     The command's stdout and stderr (merged) are copied to ``stdout`` (default ``sys.stdout``); it is given a
-    terminal only when ``stdout`` is one. Kernel messages go to ``kernel_log`` if given.
+    terminal only when ``stdout`` is one. Kernel messages go to ``kernel_log`` if given. ``readable`` host
+    directories (e.g. the topology file's) stay visible read-only even where the guest's tmpfs would hide them.
     Raises :class:`KernelError` when the sandbox cannot start or dies before the command has finished.
     """
     argv = [os.fspath(a) for a in argv]
@@ -380,7 +381,8 @@ def run_in_sandbox(argv: Sequence[str], *, cwd: Path, writable: Sequence[Path], 
     cwd_s = _check_host_dir(cwd, "working directory")
     writable_s = [_check_host_dir(w, "writable directory") for w in writable]
     mounts: list[tuple[str, bool]] = [(w, True) for w in dict.fromkeys(writable_s)]
-    for needed in _paths_the_command_needs(cwd_s, argv, env):
+    extra = [os.path.realpath(p) for p in readable if os.path.isdir(p)]
+    for needed in sorted(dict.fromkeys(_paths_the_command_needs(cwd_s, argv, env) + extra), key=len):
         if (any(_is_under(needed, top) for top in _HIDDEN_IN_GUEST)
                 and not any(_is_under(needed, w) for w in writable_s)
                 and not any(_is_under(needed, m) for m, _ in mounts)):

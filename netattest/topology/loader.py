@@ -40,6 +40,7 @@ from .model import (
     Node,
     Pod,
     PodNetwork,
+    LeakSpec,
     RouterSpec,
     Topology,
 )
@@ -1215,7 +1216,16 @@ class _Builder:
             self.impostor(("lab", "impostors", i), raw) for i, raw in enumerate(lab.get("impostors", []))
         )
         drift = self.drift(("lab", "drift"), lab.get("drift", {}))
-        return LabSpec(routers, impostors, drift)
+        leaks = tuple(self.leak(("lab", "leaks", i), raw) for i, raw in enumerate(lab.get("leaks", [])))
+        return LabSpec(routers, impostors, drift, leaks)
+
+    def leak(self, path: Path, raw: dict[str, Any]) -> LeakSpec:
+        name = self.k8s_name(path + ("name",), raw["name"], "leak name")
+        self.unique_host(name, path + ("name",), f"leak {name}")
+        networks = tuple(self.network_ref(path + ("networks", k), ref).name for k, ref in enumerate(raw["networks"]))
+        if len(set(networks)) != len(networks):
+            self.fail(path + ("networks",), f"leak {name} names a network twice", "name each network once")
+        return LeakSpec(name, networks)
 
     def router(self, path: Path, raw: dict[str, Any]) -> RouterSpec:
         name = self.k8s_name(path + ("name",), raw["name"], "router name")

@@ -154,6 +154,14 @@ class ImpostorSpec:
 
 
 @dataclass(frozen=True)
+class LeakSpec:
+    """Lab-only: an L2 leak that bridges the frames of several VLANs together (a trunk leaking 112 into 113)."""
+
+    name: str
+    networks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Drift:
     """Lab-only: how the built lab deliberately differs from what the topology expects."""
 
@@ -168,6 +176,7 @@ class LabSpec:
     routers: tuple[RouterSpec, ...] = ()
     impostors: tuple[ImpostorSpec, ...] = ()
     drift: Drift = field(default_factory=Drift)
+    leaks: tuple[LeakSpec, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,14 @@ IMPOSTOR = _obj(
     ("name", "network", "claims"),
 )
 
+LEAK = _obj(
+    {
+        "name": _str("leak name", "leak"),
+        "networks": _list(_str("network name"), "networks bridged together", 2),
+    },
+    ("name", "networks"),
+)
+
 DRIFT = _obj(
     {
         "nadPlugin": {
@@ -191,6 +199,7 @@ LAB = _obj(
     {
         "routers": _list(ROUTER, "lab routers"),
         "impostors": _list(IMPOSTOR, "lab ARP impostors"),
+        "leaks": _list(LEAK, "lab L2 leaks between VLANs"),
         "drift": DRIFT,
     }
 )
