@@ -99,6 +99,9 @@ class _Index:
 
 
 def _endpoint(inventory: Inventory, subject: Subject, resolved: _Resolved) -> Endpoint:
+    if subject.kind == "host":
+        host = next(h for h in inventory.hosts if h.name == subject.name and h.role == "external")
+        return Endpoint(host.netns, host.interface.name, resolved.ip, resolved.mac, f"host {host.name}")
     namespace, name = subject.name.split("/", 1)
     pod = next(p for p in inventory.pods if p.name == name and p.namespace == namespace)
     return Endpoint(pod.netns, subject.iface, resolved.ip, resolved.mac, f"{subject.name}@{pod.node}:{subject.iface}")

@@ -57,6 +57,7 @@ class PodView:
     attachments: list[PodAttachment] = field(default_factory=list)
     netns: str | None = None  # lab only: where probes of this pod are sent from
     manifest: dict[str, object] = field(default_factory=dict)
+    routes: list[str] = field(default_factory=list)  # IPv4 routes inside the pod, "default via 1.2.3.4 dev net1"
 
     @property
     def key(self) -> str:

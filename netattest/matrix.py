@@ -54,6 +54,8 @@ class Check:
 
     @property
     def id(self) -> str:
+        if self.source.kind == "host":
+            return f"{self.source.network}:{self.source.label}->{self.target.label}:{self.target.iface}"
         if self.source.network == self.target.network:
             return f"{self.source.network}:{self.source.label}->{self.target.label}"
         return f"{self.source.network}->{self.target.network}:{self.source.label}->{self.target.label}"
@@ -127,4 +129,20 @@ def plan(topology: Topology) -> list[Check]:
                 known = known_behaviour(source, target) if expectation.verdict == "reachable" else None
                 verdict = "isolated" if known else expectation.verdict
                 checks.append(Check(verdict, source, target, expectation.why, known))  # type: ignore[arg-type]
+    return checks
+
+
+def plan_uniqueness(topology: Topology) -> list[Check]:
+    """Duplicate-address detection: every pod address of a VLAN, probed from a neutral host of that VLAN, must be
+    answered by exactly one MAC (two MACs name both holders). Neutral: an external host, not another pod, so a
+    pod that shares the address cannot hide the conflict by answering for itself."""
+    pods = pod_subjects(topology)
+    checks = []
+    for network in topology.networks:
+        hosts = [h for h in topology.external_hosts if h.network == network.name]
+        if not hosts:
+            continue
+        source = Subject("host", hosts[0].name, "eth0", network.name, address=str(hosts[0].address.ip))
+        for target in (p for p in pods if p.network == network.name):
+            checks.append(Check("reachable", source, target, "every address in a VLAN has exactly one owner"))
     return checks

@@ -124,3 +124,31 @@ def test_trunk_leaking_vlan_112_into_113_fails_isolation(tmp_path: Path) -> None
     failed = [p["test"] for p in summary["problems"] if p["status"] == "failed"]
     assert len(failed) == 2 * 3 * 2  # 2 pods per VLAN x (2 pods + 1 host) of the other VLAN, both directions
     assert all("test_isolation[restricted->lab:" in t or "test_isolation[lab->restricted:" in t for t in failed)
+
+
+WHEREABOUTS = REPO / "topologies" / "whereabouts.yaml"
+
+
+def test_one_host_local_pool_on_two_nodes_fails_uniqueness(tmp_path: Path) -> None:
+    shared = tmp_path / "shared-host-local.yaml"
+    shared.write_text(WHEREABOUTS.read_text().replace(
+        "ipam: {type: whereabouts, range: 192.168.112.0/24, range_start: 192.168.112.50, range_end: 192.168.112.99}",
+        "ipam: {type: host-local, ranges: [[{subnet: 192.168.112.0/24, rangeStart: 192.168.112.50, "
+        "rangeEnd: 192.168.112.99}]]}"))
+    code, summary, _ = run_cli(tmp_path, shared, None)
+    assert code == 1
+    dup = problems(summary, "failed", "test_address_unique")
+    assert len(dup) == 4  # every pod: node1's and node2's pools both start at .50
+    assert all("duplicate address" in r and "@node1" in r and "@node2" in r for r in dup)
+
+
+def test_dhcp_server_handing_out_a_default_route_is_caught(tmp_path: Path) -> None:
+    text = (REPO / "topologies" / "dhcp.yaml").read_text().replace(
+        "plugin: ipvlan, mode: l2, master: ens224", "plugin: macvlan, mode: bridge, master: ens224")
+    base = tmp_path / "dhcp-macvlan.yaml"
+    base.write_text(text)
+    code, summary, _ = run_cli(tmp_path, base, "drift:\n  dhcpDefaultRoute: [dhcp-server]")
+    assert code == 1
+    hijacked = problems(summary, "failed", "test_dhcp_lease")
+    assert len(hijacked) == 4 and all("hijacked the pod's default route" in r for r in hijacked)
+    assert all("default via 192.168.112.1 dev net1" in r for r in hijacked)

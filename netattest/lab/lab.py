@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Interface
@@ -22,8 +23,8 @@ from netattest.annotations import (NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATIO
                                    network_status_from_cni_result, parse_networks_annotation, render_network_status)
 from netattest.errors import CniError, LabError
 from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
-from netattest.lab import cni
-from netattest.lab.links import read_interfaces
+from netattest.lab import cni, daemons
+from netattest.lab.links import read_interfaces, read_routes
 from netattest.lab.nsenter import write_sysctls
 from netattest.lab.state import STATE_ROOT, RunDir
 from netattest.lab.wiring import NODE_SYSCTLS, Fabric, Namespace, remove_namespace
@@ -76,7 +77,11 @@ class Lab:
     def __exit__(self, *exc: object) -> None:
         self.down()
 
-    def up(self) -> Inventory:
+    def up(self, stage: str = "pods") -> Inventory:
+        """Build the lab. ``stage="nodes"`` stops before the first pod (switch, nodes, hosts, daemons only), so
+        node pre-flight checks can run on nodes that carry no pod yet; :meth:`attach_pods` then finishes."""
+        if stage not in ("nodes", "pods"):
+            raise ValueError(f"unknown lab stage {stage!r} (nodes or pods)")
         if os.geteuid() != 0:
             raise LabError("the embedded lab needs root to create network namespaces. Fix: run as root, or "
                            "use --kernel uml, which runs the session as root inside a user-mode Linux kernel.")
@@ -85,8 +90,21 @@ class Lab:
         try:
             self._build_fabric_and_nodes()
             self._build_hosts()
-            self._build_pods()
+            self._start_dhcp()
+            if stage == "pods":
+                self._build_pods()
         except BaseException:  # Ctrl-C and SIGTERM (raised as KeyboardInterrupt) included
+            self.down()
+            raise
+        return self.inventory()
+
+    def attach_pods(self) -> Inventory:
+        """Second stage after ``up(stage="nodes")``: schedule and attach the pods."""
+        if not self._built or self._pods:
+            raise LabError("attach_pods() needs a lab built with up(stage='nodes') and no pods yet")
+        try:
+            self._build_pods()
+        except BaseException:
             self.down()
             raise
         return self.inventory()
@@ -176,6 +194,34 @@ class Lab:
             prefix = self.topology.network(impostor.network).subnet.prefixlen
             ns.add_address("eth0", IPv4Interface(f"{impostor.claims}/{prefix}"))
 
+    def _start_dhcp(self) -> None:
+        """dnsmasq on every DHCP-server host, and the CNI dhcp daemon when a NAD uses dhcp IPAM."""
+        removed = set(self.topology.lab.drift.remove_external_hosts)
+        for host in self.topology.external_hosts:
+            if not host.dhcp_server or host.name in removed:
+                continue
+            self.progress(f"DHCP server on {host.name}")
+            subnet = self.topology.network(host.network).subnet
+            first, last = host.dhcp_range(subnet)
+            directory = self.run_dir.sub("dhcp")
+            argv = [shutil.which("dnsmasq") or "/usr/sbin/dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
+                    "--port=0", "--interface=eth0", "--bind-interfaces", "--user=root", "--log-dhcp",
+                    f"--dhcp-range={first},{last},{subnet.netmask},1h",
+                    f"--dhcp-leasefile={directory / (host.name + '.leases')}",
+                    f"--pid-file={directory / (host.name + '.pid')}",
+                    "--dhcp-option=6"]  # no DNS servers: the lab has none
+            if not host.dhcp_default_route and host.name not in self.topology.lab.drift.dhcp_default_route:
+                argv.append("--dhcp-option=3")  # an empty router option: do not hijack the pod's default route
+            lease_file = directory / f"{host.name}.leases"
+            daemons.start(self.run_dir.path, f"dnsmasq-{host.name}", argv,
+                          netns=netns_name(self.run_id, "ext", host.name), ready=lease_file.exists)
+        if self.nads.uses("dhcp"):
+            self.progress("CNI dhcp daemon")
+            socket = self.run_dir.sub("dhcp") / "dhcp.sock"
+            daemons.start(self.run_dir.path, "cni-dhcp",
+                          [os.path.join(cni.find_plugin_dir("dhcp"), "dhcp"), "daemon", "-socketpath", str(socket),
+                           "-timeout", "10s"], netns=None, ready=socket.exists)
+
     def _build_pods(self) -> None:
         placement = schedule(self.topology)
         for number, pod in enumerate(self.topology.pods, 1):
@@ -260,12 +306,14 @@ class Lab:
 
     def _pod_view(self, record: _PodRecord) -> PodView:
         interfaces: dict[str, InterfaceView] = {}
+        routes: list[str] = []
         if record.netns:
             interfaces = read_interfaces(self._namespaces[record.netns].ipr)
+            routes = read_routes(self._namespaces[record.netns].ipr)
         failed = record.reason is not None
         phase = "Pending" if record.node is None or failed else "Running"
         return PodView(record.pod.name, record.pod.namespace, record.node, phase, record.reason, interfaces,
-                       list(record.statuses), list(record.attachments), record.netns, record.manifest)
+                       list(record.statuses), list(record.attachments), record.netns, record.manifest, routes)
 
     def _host_views(self) -> list[HostView]:
         views = []
@@ -287,7 +335,8 @@ class Lab:
     def _notes(self) -> list[str]:
         drift = self.topology.lab.drift
         notes = [WHEREABOUTS_NOTE] if self.nads.uses("whereabouts") else []
-        if drift.nad_plugin or drift.pod_node or drift.pod_ips or drift.remove_external_hosts:
+        if drift.nad_plugin or drift.pod_node or drift.pod_ips or drift.remove_external_hosts \
+                or drift.dhcp_default_route:
             notes.append("lab drift applied on purpose (the lab differs from the topology's expectations): "
                          f"{drift}")
         lab = self.topology.lab
@@ -345,6 +394,7 @@ def teardown_run(run_id: str, state_root=STATE_ROOT) -> list[str]:
     with ThreadPoolExecutor(max_workers=8) as pool:
         for errors in pool.map(delete_pod, pods):
             problems.extend(errors)
+    problems += daemons.stop_all(run_dir.path)
     for name in run_namespaces(run_id):
         try:
             remove_namespace(name)

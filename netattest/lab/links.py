@@ -42,3 +42,16 @@ def read_interfaces(ipr: Any) -> dict[str, InterfaceView]:
             mode=_mode(kind, data),
         )
     return views
+
+
+def read_routes(ipr: Any) -> list[str]:
+    """IPv4 routes of the main table, written as ``ip route`` does (``default via X dev net1``)."""
+    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+    routes = []
+    for route in ipr.get_routes(family=2, table=254):
+        dst = route.get_attr("RTA_DST")
+        target = f"{dst}/{route['dst_len']}" if dst else "default"
+        gateway = route.get_attr("RTA_GATEWAY")
+        device = names.get(route.get_attr("RTA_OIF"), "?")
+        routes.append(f"{target}{' via ' + gateway if gateway else ''} dev {device}")
+    return routes

@@ -943,7 +943,8 @@ class _Builder:
             address = self.interface(path + ("address",), raw["address"], network)
             self.claim_ip(address.ip, f"external host {name}", path + ("address",))
             mac = self.mac(path + ("mac",), raw["mac"], f"external host {name}") if "mac" in raw else None
-            host = ExternalHost(name, network.name, address, mac, raw.get("dhcpServer", False))
+            host = ExternalHost(name, network.name, address, mac, raw.get("dhcpServer", False),
+                                raw.get("dhcpDefaultRoute", False))
             self.external_hosts[name] = host
         return tuple(self.external_hosts.values())
 
@@ -1272,7 +1273,9 @@ class _Builder:
             pod_ips[f"{pod.name}/{iface}"] = tuple(
                 self.interface(path + ("podIps", ref, k), v, None) for k, v in enumerate(ips)
             )
-        return Drift(nad_plugin, pod_node, pod_ips, self.removed_hosts(path + ("removeExternalHosts",), raw))
+        removed = self.host_refs(path + ("removeExternalHosts",), raw.get("removeExternalHosts", []))
+        routers = self.host_refs(path + ("dhcpDefaultRoute",), raw.get("dhcpDefaultRoute", []))
+        return Drift(nad_plugin, pod_node, pod_ips, removed, routers)
 
     def drift_interface(self, path: Path, ref: str) -> tuple[Pod, str]:
         pod_ref, slash, iface = ref.rpartition("/")
@@ -1285,12 +1288,12 @@ class _Builder:
             self.fail(path, f"pod {pod.key} has no interface {_q(iface)}", fix)
         return pod, iface
 
-    def removed_hosts(self, path: Path, raw: dict[str, Any]) -> tuple[str, ...]:
-        for k, name in enumerate(raw.get("removeExternalHosts", [])):
+    def host_refs(self, path: Path, names: list[str]) -> tuple[str, ...]:
+        for k, name in enumerate(names):
             if name not in self.external_hosts:
                 fix = _choose(name, list(self.external_hosts)) if self.external_hosts else "remove it"
                 self.fail(path + (k,), f"unknown external host {_q(name)}", fix)
-        return tuple(raw.get("removeExternalHosts", []))
+        return tuple(names)
 
     def find(self, path: Path, ref: str, table: Mapping[tuple[str, str], Any], what: str) -> Any:
         """Look up ``name`` or ``namespace/name``; the bare name must be unique (drift is applied by name)."""

@@ -75,6 +75,12 @@ class ExternalHost:
     address: IPv4Interface
     mac: str | None = None
     dhcp_server: bool = False
+    #: May the DHCP server hand itself out as default router? By default it must not hijack the pod's default route.
+    dhcp_default_route: bool = False
+
+    def dhcp_range(self, subnet: IPv4Network) -> tuple[IPv4Address, IPv4Address]:
+        """The lab's DHCP pool: host addresses .100 to .199 of the subnet (offsets, so any prefix works)."""
+        return subnet.network_address + 100, subnet.network_address + 199
 
 
 @dataclass(frozen=True)
@@ -169,6 +175,7 @@ class Drift:
     pod_node: Mapping[str, str] = field(default_factory=dict)  # pod name -> node name (bypass the selector)
     pod_ips: Mapping[str, tuple[IPv4Interface, ...]] = field(default_factory=dict)  # "pod/iface" -> ips
     remove_external_hosts: tuple[str, ...] = ()
+    dhcp_default_route: tuple[str, ...] = ()  # DHCP servers that hand out a default route against the topology
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,8 @@ EXTERNAL_HOST = _obj(
         "address": _str("IPv4 interface address", "192.168.111.1/24"),
         "mac": _str("MAC address", "02:00:00:00:00:01"),
         "dhcpServer": {"type": "boolean", "description": "runs a DHCP server for its network"},
+        "dhcpDefaultRoute": {"type": "boolean",
+                             "description": "the DHCP server may hand out itself as default router"},
     },
     ("name", "network", "address"),
 )
@@ -192,6 +194,7 @@ DRIFT = _obj(
         "podNode": _STRING_MAP,
         "podIps": {"type": "object", "additionalProperties": _list(_str("IPv4 interface address"), "addresses")},
         "removeExternalHosts": _list(_str("external host name"), "hosts to leave out"),
+        "dhcpDefaultRoute": _list(_str("external host name"), "DHCP servers that hand out a default route anyway"),
     }
 )
 
