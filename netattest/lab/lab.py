@@ -36,6 +36,10 @@ from netattest.scheduling import no_node_reason, schedule
 from netattest.topology.model import Pod, Topology
 
 log = logging.getLogger(__name__)
+IPVLAN_DHCP_NOTE = ("ipvlan children share their master's MAC, so a DHCP server keyed on MAC sees all pods of a node "
+                    "as one client: the CNI dhcp daemon sends a client id per container and asks for broadcast "
+                    "replies (ipvlan cannot deliver a unicast reply to an address not yet configured); each pod "
+                    "is expected to hold its own lease")
 Progress = Callable[[str], None]
 POD_RECORDS = "pods"
 #: Roles in teardown order: pods first so CNI DEL still finds their node namespaces.
@@ -219,8 +223,9 @@ class Lab:
             self.progress("CNI dhcp daemon")
             socket = self.run_dir.sub("dhcp") / "dhcp.sock"
             daemons.start(self.run_dir.path, "cni-dhcp",
-                          [os.path.join(cni.find_plugin_dir("dhcp"), "dhcp"), "daemon", "-socketpath", str(socket),
-                           "-timeout", "10s"], netns=None, ready=socket.exists)
+                          # -broadcast: ipvlan children cannot receive a unicast offer before they hold an address
+                          [os.path.join(cni.find_plugin_dir("dhcp"), "dhcp"), "daemon", "-broadcast",
+                           "-socketpath", str(socket), "-timeout", "10s"], netns=None, ready=socket.exists)
 
     def _build_pods(self) -> None:
         placement = schedule(self.topology)
@@ -335,6 +340,8 @@ class Lab:
     def _notes(self) -> list[str]:
         drift = self.topology.lab.drift
         notes = [WHEREABOUTS_NOTE] if self.nads.uses("whereabouts") else []
+        if self.nads.uses("dhcp", plugin="ipvlan"):
+            notes.append(IPVLAN_DHCP_NOTE)
         if drift.nad_plugin or drift.pod_node or drift.pod_ips or drift.remove_external_hosts \
                 or drift.dhcp_default_route:
             notes.append("lab drift applied on purpose (the lab differs from the topology's expectations): "

@@ -91,5 +91,6 @@ class NadStore:
     def get(self, namespace: str, name: str) -> AppliedNad | None:
         return self._nads.get((namespace, name))
 
-    def uses(self, ipam_type: str) -> bool:
-        return any(nad.attachment.ipam.type == ipam_type for nad in self._nads.values())
+    def uses(self, ipam_type: str, plugin: str | None = None) -> bool:
+        return any(nad.attachment.ipam.type == ipam_type and plugin in (None, nad.plugin)
+                   for nad in self._nads.values())
