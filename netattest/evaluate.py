@@ -16,7 +16,7 @@ from netattest.inventory import InterfaceView, Inventory
 from netattest.matrix import Check, Subject
 from netattest.probe.engine import Endpoint, Probe, ProbeResult, WindowStats
 
-Status = Literal["passed", "failed", "broken"]
+Status = Literal["passed", "failed", "broken", "skipped"]
 
 
 class Prober(Protocol):
@@ -127,6 +127,8 @@ class _Planner:
 
     def plan(self, checks: Sequence[Check]) -> None:
         for check in checks:
+            if check.not_applicable:
+                continue
             source, why = self.index.resolve(check.source)
             target, twhy = self.index.resolve(check.target) if source else (None, "")
             if source is None or target is None:
@@ -208,9 +210,9 @@ def _judge_reachable(check: Check, results: list[ProbeResult], target: _Resolved
 
 def _judge_isolated(check: Check, results: list[ProbeResult], twin: ProbeResult | None, target: _Resolved,
                     index: _Index, stats: WindowStats) -> tuple[Status, str]:
-    if not stats.trustworthy:
-        return "broken", (f"probe window not trustworthy (kernel drops {stats.kernel_drops}, errors "
-                          f"{stats.socket_errors}): silence proves nothing")
+    if stats.kernel_drops:
+        return "broken", (f"the kernel dropped {stats.kernel_drops} frames in the probe window: silence proves "
+                          "nothing")
     heard = [r for r in results if r.answers]
     if heard:
         first = heard[0]
@@ -243,6 +245,9 @@ def run_matrix(checks: Sequence[Check], inventory: Inventory, prober: Prober,
     outcomes = dict(planner.early)
     wire: dict[tuple[str, str], set[str]] = defaultdict(set)
     for check in checks:
+        if check.not_applicable:
+            outcomes[check.id] = Outcome(check, "skipped", check.not_applicable)
+            continue
         if check.id in outcomes:
             continue
         _, target, endpoint = planner.resolved[check.id]
@@ -261,7 +266,9 @@ def run_matrix(checks: Sequence[Check], inventory: Inventory, prober: Prober,
                     a.mac for r in mine if r.probe.kind == "arp" for a in r.answers)
         else:
             status, reason = _judge_isolated(check, mine, twin, target, planner.index, stats)
-        if status == "passed" and not stats.trustworthy:
+        # Dropped frames taint the whole window (any socket may have lost an answer); a socket error only taints
+        # the probes of that socket, which are judged broken above.
+        if status == "passed" and stats.kernel_drops:
             status, reason = "broken", f"kernel dropped {stats.kernel_drops} frames in the probe window: {reason}"
         outcomes[check.id] = Outcome(check, status, reason, mine, twin, target.ip, target.mac)
     return MatrixRun(outcomes, stats, results, dict(wire))

@@ -47,6 +47,7 @@ class Check:
     target: Subject
     why: str
     known_behaviour: str | None = None  # explanation when L2 behaviour decides the verdict
+    not_applicable: str | None = None  # why an L2 probe cannot be made for this pair (the test says so, skipped)
 
     @property
     def expect_answer(self) -> bool:
@@ -97,11 +98,34 @@ def sanity_targets(topology: Topology) -> dict[str, list[Subject]]:
     return targets
 
 
+L3_ONLY = ("l3", "l3s")
+L3_SOURCE = ("ipvlan {mode}: the child passes IP packets only, so raw L2 probes (ARP, crafted frames) cannot be sent "
+             "from it (the kernel refuses them); its reachability is L3 only")
+L3_TARGET = ("ipvlan {mode}: the child answers no ARP from the wire (the master forwards at L3 only, there is no "
+             "L2 presence to find)")
+
+
+def l3_only(subject: Subject) -> bool:
+    att = subject.attachment
+    return att is not None and att.plugin == "ipvlan" and att.mode in L3_ONLY
+
+
+def not_applicable(source: Subject, target: Subject, unique: bool = False) -> str | None:
+    """Why an L2 probe for the pair cannot be made at all (as opposed to known silence, which is probed)."""
+    if l3_only(source):
+        return L3_SOURCE.format(mode=source.attachment.mode)  # type: ignore[union-attr]
+    if unique and l3_only(target):
+        return L3_TARGET.format(mode=target.attachment.mode) + "; duplicate addresses cannot be seen at L2"  # type: ignore[union-attr]
+    return None
+
+
 def known_behaviour(source: Subject, target: Subject) -> str | None:
     """Why an L2 pair inside one VLAN stays silent by design, or None when it must answer."""
     att = source.attachment
     if att is None:
         return None
+    if l3_only(target):
+        return L3_TARGET.format(mode=target.attachment.mode)  # type: ignore[union-attr]
     if target.kind == "node" and target.node == source.node and target.iface == att.master:
         return (f"a {att.plugin} child cannot reach its own master {att.master} on the same node: the kernel "
                 "does not loop frames between master and children (by design, not a fault)")
@@ -128,7 +152,8 @@ def plan(topology: Topology) -> list[Check]:
                     continue
                 known = known_behaviour(source, target) if expectation.verdict == "reachable" else None
                 verdict = "isolated" if known else expectation.verdict
-                checks.append(Check(verdict, source, target, expectation.why, known))  # type: ignore[arg-type]
+                checks.append(Check(verdict, source, target, expectation.why, known,  # type: ignore[arg-type]
+                                    not_applicable(source, target)))
     return checks
 
 
@@ -144,5 +169,6 @@ def plan_uniqueness(topology: Topology) -> list[Check]:
             continue
         source = Subject("host", hosts[0].name, "eth0", network.name, address=str(hosts[0].address.ip))
         for target in (p for p in pods if p.network == network.name):
-            checks.append(Check("reachable", source, target, "every address in a VLAN has exactly one owner"))
+            checks.append(Check("reachable", source, target, "every address in a VLAN has exactly one owner",
+                                not_applicable=not_applicable(source, target, unique=True)))
     return checks

@@ -21,8 +21,11 @@ def expect(condition: bool, reason: str) -> None:
 
 
 def settle(status: str, reason: str) -> None:
-    """Raise for a failed or broken outcome; return quietly when it passed."""
+    """Raise for a failed or broken outcome, skip a not-applicable one (saying why); return when it passed."""
     __tracebackhide__ = True
+    if status == "skipped":
+        import pytest
+        pytest.skip(reason)
     if status == "failed":
         raise AssertionError(reason)
     if status == "broken":
