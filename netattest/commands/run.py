@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from netattest.errors import NetattestError
+from netattest.nodes.report import preflight_lines
 from netattest.runid import is_run_id, new_run_id
 from netattest.topology import load_topology
 
@@ -33,21 +34,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probe-timeout", type=float, default=1.0)
     parser.add_argument("--keep", action="store_true", help="keep the lab after the run (debugging)")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every check as it runs")
-    parser.epilog = "Any other option is passed to the pytest session (e.g. --kubeconfig, --skip-preflight)."
+    parser.add_argument("--capture", default="failed", choices=("all", "failed", "none"),
+                        help="pcaps of the probe traffic: every check, checks that did not pass (default), none")
+    parser.add_argument("--baseline", default=None, metavar="RUN",
+                        help="an earlier run (directory or run id): the report lists what changed since")
+    parser.add_argument("--skip-preflight", action="store_true",
+                        help="do not check the nodes first (by default an unfit node stops the run before any "
+                             "pod is created)")
+    parser.epilog = ("Any other option is passed to the pytest session (e.g. --kubeconfig, --node-host "
+                     "NODE=ssh://USER@ADDRESS, --cni-bin-dir [NODE=]DIR).")
     parser.set_defaults(passes_extra=True)
 
 
 def pytest_argv(args: argparse.Namespace, run_id: str, reports_root: Path) -> list[str]:
-    argv = [sys.executable, "-m", "pytest", str(SUITES_DIR), "--rootdir", str(REPO_ROOT), "-p", "no:cacheprovider",
+    argv = [sys.executable, "-m", "pytest", str(SUITES_DIR), "--rootdir", str(REPO_ROOT), "-c", str(REPO_ROOT / "pyproject.toml"), "-p", "no:cacheprovider",
             "--topology", str(Path(args.topology).absolute()), "--target", args.target, "--kernel", args.kernel,
             "--run-id", run_id, "--reports-dir", str(reports_root), "--probe-timeout", str(args.probe_timeout),
             "--tb=no", "--no-header", "-rN", "-v" if args.verbose else "-q"]
     if args.markers:
-        argv += ["-m", args.markers]
+        preflight = not getattr(args, "skip_preflight", False) and "nodes" not in args.markers
+        # the node pre-flight gates whatever part is selected: it stays in unless skipped
+        argv += ["-m", f"({args.markers}) or nodes" if preflight else args.markers]
     if args.keyword:
         argv += ["-k", args.keyword]
     if args.keep:
         argv.append("--keep")
+    if getattr(args, "skip_preflight", False):
+        argv.append("--skip-preflight")
+    argv += ["--pcap", getattr(args, "capture", "failed")]
+    if getattr(args, "baseline", None):
+        argv += ["--baseline", str(args.baseline)]
     return argv + list(getattr(args, "extra", []))
 
 
@@ -57,12 +73,17 @@ def run(args: argparse.Namespace) -> int:
     if not is_run_id(run_id):
         raise NetattestError(f"--run-id {run_id!r}: a run id is 8 lowercase hex digits, e.g. 3fa2c901")
     reports_root = Path(args.reports_dir).absolute()
+    if getattr(args, "baseline", None):
+        from netattest.report.diff import resolve_run
+        args.baseline = resolve_run(args.baseline, reports_root)
     status = _run_forwarding_signals(pytest_argv(args, run_id, reports_root))
     summary_path = reports_root / run_id / "summary.json"
     if not summary_path.exists():
         sys.stderr.write(f"netattest: the session ended (status {status}) before writing {summary_path}\n")
         return EXIT_BROKEN if status not in (0, 1) else status
     print_summary(json.loads(summary_path.read_text()), reports_root / run_id)
+    from netattest.report.finish import evidence_lines, seal
+    print("\n".join(evidence_lines(reports_root / run_id, seal(reports_root / run_id))))
     return status if status in (0, 1, 2) else EXIT_BROKEN
 
 
@@ -94,4 +115,6 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         print(f"  {problem['status'].upper():6} {test}\n         {problem['reason']}")
     if len(summary["problems"]) > 50:
         print(f"  ... and {len(summary['problems']) - 50} more (see summary.json)")
-    print(f"  reports: {run_dir}/ (summary.json, junit.xml, probes.jsonl, allure-results/)")
+    for line in preflight_lines(run_dir):
+        print(line)
+    print(f"  reports: {run_dir}/")
