@@ -54,3 +54,19 @@ class CniError(LabError):
         if details:
             text += f" ({details})"
         super().__init__(text)
+
+
+class ClusterError(NetattestError):
+    """The cluster target could not do its job: names the object, the cluster and the fix."""
+
+
+class ClusterAccessError(ClusterError):
+    """No usable kubeconfig / context / credentials, or the API server cannot be reached."""
+
+
+class ClusterPermissionError(ClusterError):
+    """The API server (RBAC, PodSecurity admission, an OpenShift SCC) refused a request: 403."""
+
+
+class ProbeAgentError(NetattestError):
+    """The probe agent in a pod could not be started or stopped answering its line protocol."""

@@ -119,6 +119,10 @@ class _Planner:
         self.early: dict[str, Outcome] = {}
         self.resolved: dict[str, tuple[_Resolved, _Resolved, Endpoint]] = {}
 
+    def _host_can_send(self, name: str) -> bool:
+        host = next((h for h in self.index.inventory.hosts if h.name == name and h.role == "external"), None)
+        return host is None or host.netns is not None  # absent: resolution reports it as missing
+
     def add(self, kind: str, check_id: str, source: Endpoint, ip: str, mac: str | None, answer: bool) -> str:
         probe_id = f"{kind}:{len(self.probes)}:{check_id}"
         self.probes.append(Probe(probe_id, kind, source, ip, mac, answer))  # type: ignore[arg-type]
@@ -128,6 +132,11 @@ class _Planner:
     def plan(self, checks: Sequence[Check]) -> None:
         for check in checks:
             if check.not_applicable:
+                continue
+            if check.source.kind == "host" and not self._host_can_send(check.source.name):
+                self.early[check.id] = Outcome(check, "skipped", (
+                    f"no neutral host to probe from on this target ({check.source.name} is not the harness's to "
+                    "send from); duplicate addresses still fail the pod-to-pod reachability checks"))
                 continue
             source, why = self.index.resolve(check.source)
             target, twhy = self.index.resolve(check.target) if source else (None, "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 import yaml
@@ -43,6 +44,98 @@ def manifests(topology: Topology) -> list[dict[str, Any]]:
     return docs
 
 
+#: Kubernetes version whose schemas (from the kubernetes-validate package) the rendered manifests must satisfy.
+KUBERNETES_SCHEMA_VERSION = "1.30"
+#: The NetworkAttachmentDefinition CRD's own schema (Multus ships the CRD with just spec.config), made strict.
+NAD_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "k8s.cni.cncf.io/v1"}, "kind": {"const": "NetworkAttachmentDefinition"},
+        "metadata": {"type": "object", "required": ["name", "namespace"], "properties": {
+            "name": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "maxLength": 253},
+            "namespace": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
+            "labels": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 63}}}},
+        "spec": {"type": "object", "additionalProperties": False, "required": ["config"],
+                 "properties": {"config": {"type": "string", "minLength": 2}}},
+    },
+}
+#: One Raw entry of networks.operator.openshift.io ``spec.additionalNetworks`` (operator.openshift.io/v1).
+OPERATOR_ENTRY_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["name", "type", "rawCNIConfig"],
+    "properties": {"name": {"type": "string", "minLength": 1}, "namespace": {"type": "string"},
+                   "type": {"const": "Raw"}, "rawCNIConfig": {"type": "string", "minLength": 2}},
+}
+
+
+def validate_manifest(doc: dict[str, Any], version: str = KUBERNETES_SCHEMA_VERSION) -> None:
+    """Check one manifest against the Kubernetes schemas (strict: unknown fields are errors); NADs against the
+    CRD's schema plus a parseable CNI config. Raises NetattestError naming the object, the field and the problem."""
+    import jsonschema
+
+    from netattest.errors import NetattestError
+
+    kind = doc.get("kind", "?")
+    meta = doc.get("metadata") or {}
+    name = f"{kind} {meta.get('namespace') + '/' if meta.get('namespace') else ''}{meta.get('name', '?')}"
+    if kind == "NetworkAttachmentDefinition":
+        errors = sorted(jsonschema.Draft202012Validator(NAD_SCHEMA).iter_errors(doc), key=lambda e: list(e.path))
+        if errors:
+            path = ".".join(str(p) for p in errors[0].path) or "(root)"
+            raise NetattestError(f"rendered {name} is invalid at {path}: {errors[0].message}")
+        try:
+            config = json.loads(doc["spec"]["config"])
+        except ValueError as exc:
+            raise NetattestError(f"rendered {name}: spec.config is not JSON ({exc})") from None
+        missing = [key for key in ("cniVersion", "type") if key not in config]
+        if missing:
+            raise NetattestError(f"rendered {name}: the CNI config lacks {', '.join(missing)}")
+        return
+    if kind == "Network" and doc.get("apiVersion") == "operator.openshift.io/v1":
+        for index, entry in enumerate((doc.get("spec") or {}).get("additionalNetworks") or []):
+            errors = list(jsonschema.Draft202012Validator(OPERATOR_ENTRY_SCHEMA).iter_errors(entry))
+            if errors:
+                raise NetattestError(f"rendered {name}: spec.additionalNetworks[{index}] is invalid: "
+                                     f"{errors[0].message}")
+        return
+    try:
+        import kubernetes_validate
+    except ImportError:
+        raise NetattestError("manifests cannot be validated: the kubernetes-validate package (Kubernetes JSON "
+                             "schemas) is not installed. Fix: python3 -m pip install kubernetes-validate") from None
+    try:
+        kubernetes_validate.validate(doc, version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        path = ".".join(str(p) for p in exc.path) or "(root)"
+        raise NetattestError(f"rendered {name} does not validate against the Kubernetes {exc.version} schema at "
+                             f"{path}: {exc.message}") from None
+    except kubernetes_validate.SchemaNotFoundError as exc:
+        raise NetattestError(f"rendered {name}: {exc.message}") from None
+
+
 def render_command(args: argparse.Namespace) -> int:
-    print(yaml.safe_dump_all(manifests(load_topology(args.topology)), sort_keys=False), end="")
+    """Print (and validate) what a cluster run applies: the Kubernetes target's own plan, not a copy of it."""
+    from netattest.k8s.plan import ClusterOptions, ClusterPlan, default_probe_image
+
+    topology = load_topology(args.topology)
+    run_id = getattr(args, "run_id", None) or "00000000"
+    options = ClusterOptions(provision=getattr(args, "provision", "direct"),
+                             probe_image=getattr(args, "probe_image", None) or default_probe_image(),
+                             scc=getattr(args, "scc", "netattest-probe"),
+                             node_inventory=not getattr(args, "no_node_inventory", False))
+    plan = ClusterPlan(topology, run_id, options, openshift=bool(getattr(args, "openshift", False)))
+    docs = plan.manifests()
+    if options.provision == "operator":
+        docs.append({"apiVersion": "operator.openshift.io/v1", "kind": "Network", "metadata": {"name": "cluster"},
+                     "spec": {"additionalNetworks": [plan.operator_entry(a) for a in topology.attachments]}})
+    for doc in docs:
+        validate_manifest(doc)
+    placeholder = " (a placeholder: every run uses its own; pass --run-id to see exact names)" \
+        if run_id == "00000000" else ""
+    print(f"# netattest render: topology {topology.name}, run id {run_id}{placeholder}")
+    print(f"# {len(docs)} manifests, validated against the Kubernetes {KUBERNETES_SCHEMA_VERSION} schemas"
+          + (" and the NAD CRD schema" if options.provision == "direct" else ""))
+    if options.provision == "operator":
+        print("# the last document is a merge patch: its entries are appended to the operator's "
+              "spec.additionalNetworks and removed after the run")
+    print(yaml.safe_dump_all(docs, sort_keys=False), end="")
     return 0

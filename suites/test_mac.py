@@ -42,7 +42,11 @@ def test_mac_behaviour(pod_interface: Subject, inventory: Inventory, matrix: Mat
     expect(iface is not None and view.node is not None,
            f"{view.label} has no {pod_interface.iface}: {view.reason or 'interface missing'}")
     assert iface is not None
-    master = inventory.node(str(view.node)).nics.get(att.master)
+    node = inventory.node(str(view.node))
+    if not node.nics:
+        raise BrokenEvidence(f"the NICs of node {view.node} could not be observed, so its master's MAC is unknown: "
+                             + ("; ".join(inventory.notes) or "no node inventory on this target"))
+    master = node.nics.get(att.master)
     expect(master is not None, f"node {view.node} has no master NIC {att.master}")
     assert master is not None
     allure.dynamic.parameter("master MAC", master.mac, excluded=True)  # MACs change per build: not in history id
@@ -70,7 +74,7 @@ def test_mac_behaviour(pod_interface: Subject, inventory: Inventory, matrix: Mat
 def test_ipvlan_pods_share_node_mac(ipvlan_group: tuple[str, str, str], inventory: Inventory,
                                     topology: Topology, evidence: EvidenceKit) -> None:
     node, master, nad = ipvlan_group
-    evidence.describe_group(evidence.network_of(nad), node=node, master=master, NAD=nad)
+    evidence.describe_group(nad, node=node, master=master)
     evidence.verdict(f"every ipvlan pod of {nad} on {node} carries {master}'s MAC")
     macs = {}
     for subject in pod_subjects(topology):
@@ -87,7 +91,7 @@ def test_ipvlan_pods_share_node_mac(ipvlan_group: tuple[str, str, str], inventor
 @allure.feature("MAC behaviour")
 def test_macvlan_macs_unique(macvlan_nad: str, inventory: Inventory, topology: Topology,
                              evidence: EvidenceKit) -> None:
-    evidence.describe_group(evidence.network_of(macvlan_nad), NAD=macvlan_nad)
+    evidence.describe_group(macvlan_nad)
     evidence.verdict(f"every macvlan pod of {macvlan_nad} has its own MAC, no node NIC's")
     owners: dict[str, list[str]] = {}
     for subject in pod_subjects(topology):

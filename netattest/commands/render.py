@@ -12,6 +12,12 @@ HELP = "print the manifests a run would apply"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topology", default="topologies/restricted-vlan.yaml")
+    parser.add_argument("--run-id", default=None, help="show the names a run with this id would use")
+    parser.add_argument("--provision", default="direct", choices=("direct", "operator"))
+    parser.add_argument("--probe-image", default=None)
+    parser.add_argument("--openshift", action="store_true", help="render for OpenShift (SCC RoleBinding)")
+    parser.add_argument("--scc", default="netattest-probe")
+    parser.add_argument("--no-node-inventory", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:

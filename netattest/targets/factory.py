@@ -17,4 +17,8 @@ def make_target(config: pytest.Config, topology: Topology, run_id: str, *, timeo
     if kind == "lab":
         from netattest.targets.lab import LabTarget
         return LabTarget(topology, run_id, timeout=timeout, retries=retries, progress=progress)
+    if kind == "kubernetes":
+        from netattest.targets.kubernetes import KubernetesTarget, options_from_pytest
+        return KubernetesTarget(topology, run_id, options=options_from_pytest(config), timeout=timeout,
+                                retries=retries, progress=progress)
     raise NetattestError(f"--target {kind}: this target is not available in this version. Fix: use --target lab")

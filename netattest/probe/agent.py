@@ -1,0 +1,373 @@
+"""The in-pod probe agent: one long-lived process per pod, JSON lines in on stdin, JSON lines out on stdout.
+
+Stdlib + scapy only (like :mod:`netattest.probe.engine`, which it drives), because it is streamed into probe pods
+over the exec channel: the harness sends a short bootstrap as ``python3 -c`` and then this module's and the
+engine's source on stdin (see :func:`bootstrap_payload`), so no custom image is needed. In the lab it runs as
+``ip netns exec <pod-netns> python -m netattest.probe.agent``.
+
+Protocol (version 1), one JSON object per line each way:
+
+* on start the agent writes ``{"event": "ready", "protocol": 1, "python": ..., "scapy": ..., "pid": ...}``;
+  ``scapy`` is null and ``error`` says why when scapy cannot be imported (then every probe fails);
+* requests are ``{"id": <int>, "op": <op>, ...}``; every request gets exactly one reply ``{"id": <same>,
+  "ok": true, ...}`` or ``{"id": <same>, "ok": false, "error": "<one line>"}``; a line that is not a JSON object
+  gets ``{"id": null, "ok": false, ...}``, and the agent carries on;
+* ops: ``hello`` (versions, hostname), ``interfaces`` (every interface of the agent's network namespace read over
+  netlink: name, MAC, IPv4 CIDRs, link kind, ipvlan/macvlan mode, MTU, up), ``neighbours`` (the IPv4 ARP
+  table: ip, mac, ifname, state), ``probe`` (``probes``: a list of
+  :class:`~netattest.probe.engine.Probe` as dicts, ``engine``: timeout/retries/... for this window; replies with
+  ``results`` and ``stats``), ``ping``, ``quit``;
+* end of stdin ends the agent (closing the exec stream is enough to stop it).
+
+Anything a library prints goes to stderr: stdout carries protocol lines only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import struct
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from typing import Any, BinaryIO
+
+# in a pod, the bootstrap registers the engine's source under this very name
+from netattest.probe.engine import Answer, Endpoint, Probe, ProbeEngine, ProbeResult, WindowStats
+
+PROTOCOL = 1
+AGENT = "netattest-probe-agent"
+
+# --- wire format (shared with the harness side) ------------------------------------------------------------------
+
+
+def probe_to_wire(probe: Probe) -> dict[str, Any]:
+    return asdict(probe)
+
+
+def probe_from_wire(data: dict[str, Any]) -> Probe:
+    src = data["source"]
+    return Probe(id=str(data["id"]), kind=data["kind"],
+                 source=Endpoint(src.get("netns"), src["ifname"], src["ip"], src["mac"], src.get("label", "")),
+                 target_ip=data["target_ip"], target_mac=data.get("target_mac"),
+                 expect_answer=bool(data.get("expect_answer", True)))
+
+
+def result_to_wire(result: ProbeResult) -> dict[str, Any]:
+    wire = {"id": result.probe.id, "sent_at": result.sent_at, "attempts": result.attempts,
+            "answers": [asdict(a) for a in result.answers], "sent_summary": result.sent_summary,
+            "sent_hex": result.sent_hex, "error": result.error}
+    frames = getattr(result, "frames", None)  # raw frames, only when the engine keeps them (pcaps)
+    if frames:
+        wire["frames"] = [[f[0], bool(f[1]), bytes(f[2]).hex()] for f in frames]
+    return wire
+
+
+def result_from_wire(data: dict[str, Any], probe: Probe) -> ProbeResult:
+    result = ProbeResult(probe=probe, sent_at=float(data.get("sent_at") or 0.0),
+                         attempts=int(data.get("attempts", 0)), answers=[Answer(**a) for a in data.get("answers", [])],
+                         sent_summary=data.get("sent_summary", ""), sent_hex=data.get("sent_hex", ""),
+                         error=data.get("error", ""))
+    if data.get("frames") and hasattr(result, "frames"):
+        from netattest.probe import engine
+
+        make = getattr(engine, "CapturedFrame", lambda *fields: tuple(fields))
+        result.frames = [make(float(t), bool(sent), bytes.fromhex(raw)) for t, sent, raw in data["frames"]]
+    return result
+
+
+def stats_to_wire(stats: WindowStats) -> dict[str, Any]:
+    return asdict(stats)
+
+
+def stats_from_wire(data: dict[str, Any]) -> WindowStats:
+    return WindowStats(probes=int(data["probes"]), frames_sent=int(data["frames_sent"]),
+                       frames_received=int(data["frames_received"]), kernel_drops=int(data["kernel_drops"]),
+                       duration_s=float(data["duration_s"]), socket_errors=list(data.get("socket_errors", [])),
+                       rounds=int(data.get("rounds", 0)))
+
+
+# --- interfaces over netlink (no pyroute2, no iproute2 needed in the image) -------------------------------------
+NETLINK_ROUTE = 0
+RTM_GETLINK, RTM_GETADDR, RTM_GETNEIGH = 18, 22, 30
+NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINKINFO = 1, 3, 4, 18
+IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+IFA_ADDRESS, IFA_LOCAL = 1, 2
+IFF_UP = 0x1
+NLA_TYPE_MASK = 0x3FFF
+IPVLAN_MODES = {0: "l2", 1: "l3", 2: "l3s"}
+MACVLAN_MODES = {1: "private", 2: "vepa", 4: "bridge", 8: "passthru", 16: "source"}
+
+
+def _attrs(data: bytes, offset: int = 0) -> dict[int, bytes]:
+    attrs: dict[int, bytes] = {}
+    while offset + 4 <= len(data):
+        length, kind = struct.unpack_from("=HH", data, offset)
+        if length < 4:
+            break
+        attrs.setdefault(kind & NLA_TYPE_MASK, data[offset + 4:offset + length])
+        offset += (length + 3) & ~3
+    return attrs
+
+
+def _dump(sock: socket.socket, msg_type: int, body: bytes, seq: int) -> list[bytes]:
+    header = struct.pack("=LHHLL", 16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
+    sock.send(header + body)
+    messages = []
+    while True:
+        data = sock.recv(1 << 20)
+        offset = 0
+        while offset + 16 <= len(data):
+            length, kind, _flags, mseq, _pid = struct.unpack_from("=LHHLL", data, offset)
+            if length < 16:
+                return messages
+            payload = data[offset + 16:offset + length]
+            offset += (length + 3) & ~3
+            if mseq != seq:
+                continue
+            if kind == NLMSG_DONE:
+                return messages
+            if kind == NLMSG_ERROR:
+                code = struct.unpack_from("=i", payload)[0]
+                if code:
+                    raise OSError(-code, f"netlink: {os.strerror(-code)}")
+                continue
+            messages.append(payload)
+
+
+def _mode(kind: str, data: bytes | None) -> str:
+    if not data:
+        return ""
+    attrs = _attrs(data)
+    raw = attrs.get(1)
+    if raw is None:
+        return ""
+    if kind == "ipvlan" and len(raw) >= 2:
+        value = struct.unpack_from("=H", raw)[0]
+        return IPVLAN_MODES.get(value, str(value))
+    if kind == "macvlan" and len(raw) >= 4:
+        value = struct.unpack_from("=I", raw)[0]
+        return MACVLAN_MODES.get(value, str(value))
+    return ""
+
+
+def read_interfaces() -> list[dict[str, Any]]:
+    """Every interface of this network namespace, as the lab's netlink reader reports it."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
+        sock.bind((0, 0))
+        links = _dump(sock, RTM_GETLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0), 1)
+        addrs = _dump(sock, RTM_GETADDR, struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0), 2)
+    by_index: dict[int, list[str]] = {}
+    for msg in addrs:
+        _family, prefix, _flags, _scope, index = struct.unpack_from("=BBBBI", msg)
+        attrs = _attrs(msg, 8)
+        raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
+        if raw and len(raw) == 4:
+            by_index.setdefault(index, []).append(f"{socket.inet_ntoa(raw)}/{prefix}")
+    result = []
+    for msg in links:
+        _family, _type, index, flags, _change = struct.unpack_from("=BxHiII", msg)
+        attrs = _attrs(msg, 16)
+        name = attrs.get(IFLA_IFNAME, b"").rstrip(b"\0").decode(errors="replace")
+        info = _attrs(attrs[IFLA_LINKINFO]) if IFLA_LINKINFO in attrs else {}
+        kind = info.get(IFLA_INFO_KIND, b"").rstrip(b"\0").decode(errors="replace")
+        mac = attrs.get(IFLA_ADDRESS, b"")
+        mtu = struct.unpack_from("=I", attrs[IFLA_MTU])[0] if len(attrs.get(IFLA_MTU, b"")) >= 4 else 0
+        result.append({"name": name, "mac": mac.hex(":") if len(mac) == 6 else "",
+                       "addresses": by_index.get(index, []), "kind": kind, "mtu": mtu, "up": bool(flags & IFF_UP),
+                       "mode": _mode(kind, info.get(IFLA_INFO_DATA)), "index": index})
+    return result
+
+
+NDA_DST, NDA_LLADDR = 1, 2
+NUD_INCOMPLETE, NUD_FAILED, NUD_NOARP = 0x01, 0x20, 0x40
+NUD_NAMES = {0x01: "incomplete", 0x02: "reachable", 0x04: "stale", 0x08: "delay", 0x10: "probe", 0x20: "failed",
+             0x40: "noarp", 0x80: "permanent"}
+
+
+def read_neighbours() -> list[dict[str, Any]]:
+    """The IPv4 neighbour (ARP) table of this namespace: who was seen at which MAC, without sending anything."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
+        sock.bind((0, 0))
+        neigh = _dump(sock, RTM_GETNEIGH, struct.pack("=BBHiHBB", socket.AF_INET, 0, 0, 0, 0, 0, 0), 3)
+        links = _dump(sock, RTM_GETLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0), 4)
+    ifnames = {}
+    for msg in links:
+        index = struct.unpack_from("=BxHiII", msg)[2]
+        ifnames[index] = _attrs(msg, 16).get(IFLA_IFNAME, b"").rstrip(b"\0").decode(errors="replace")
+    entries = []
+    for msg in neigh:
+        _family, _p1, _p2, index, state, _flags, _type = struct.unpack_from("=BBHiHBB", msg)
+        attrs = _attrs(msg, 12)
+        dst, lladdr = attrs.get(NDA_DST, b""), attrs.get(NDA_LLADDR, b"")
+        if len(dst) != 4 or len(lladdr) != 6 or state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP):
+            continue
+        entries.append({"ip": socket.inet_ntoa(dst), "mac": lladdr.hex(":"), "ifname": ifnames.get(index, ""),
+                        "state": NUD_NAMES.get(state, str(state))})
+    return entries
+
+
+# --- the agent ---------------------------------------------------------------------------------------------------
+ENGINE_KEYS = ("timeout", "retries", "retry_timeout", "settle", "records", "keep_frames")
+
+
+class Agent:
+    def __init__(self, out: BinaryIO | int) -> None:
+        self.out = out
+        self.engine: ProbeEngine | None = None
+        self.scapy: str | None = None
+        self.scapy_error = ""
+
+    def warm_up(self) -> None:
+        """Import scapy now, so the first probe window does not pay for it (about 1 s natively)."""
+        try:
+            import scapy  # noqa: F401
+            from scapy.layers.l2 import ARP  # noqa: F401
+
+            self.scapy = str(getattr(scapy, "VERSION", "") or "unknown")
+        except Exception as exc:  # ImportError, or a broken install
+            self.scapy_error = f"scapy cannot be imported: {type(exc).__name__}: {exc}"
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
+        if isinstance(self.out, int):
+            view = memoryview(data)
+            while view:
+                written = os.write(self.out, view)
+                view = view[written:]
+        else:
+            self.out.write(data)
+            self.out.flush()
+
+    def ready(self) -> dict[str, Any]:
+        msg = {"event": "ready", "agent": AGENT, "protocol": PROTOCOL, "python": platform.python_version(),
+               "scapy": self.scapy, "pid": os.getpid(), "hostname": socket.gethostname(),
+               "uid": os.getuid()}
+        if self.scapy_error:
+            msg["error"] = self.scapy_error
+        return msg
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "hello":
+            hello = self.ready()
+            del hello["event"]
+            return {**hello, "time": time.time()}
+        if op == "ping":
+            return {"time": time.time()}
+        if op == "interfaces":
+            return {"interfaces": read_interfaces()}
+        if op == "neighbours":
+            return {"neighbours": read_neighbours()}
+        if op == "probe":
+            return self._probe(request)
+        if op == "quit":
+            return {}
+        raise ValueError(f"unknown op {op!r} (known: hello, interfaces, neighbours, probe, ping, quit)")
+
+    def _probe(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.scapy is None and not self.scapy_error:
+            self.warm_up()  # started with --lazy
+        if self.scapy is None:
+            raise RuntimeError(self.scapy_error or "scapy is not available")
+        params = {k: v for k, v in (request.get("engine") or {}).items() if k in ENGINE_KEYS}
+        if self.engine is None:
+            self.engine = ProbeEngine(**params)
+        else:
+            for key, value in params.items():
+                setattr(self.engine, key, value)
+            if "timeout" in params and "retry_timeout" not in params:
+                self.engine.retry_timeout = float(params["timeout"]) / 2
+        probes = [probe_from_wire(p) for p in request.get("probes", [])]
+        results, stats = self.engine.run(probes)
+        return {"results": [result_to_wire(r) for r in results], "stats": stats_to_wire(stats)}
+
+    def serve(self, stdin: BinaryIO) -> int:
+        self.send(self.ready())
+        try:
+            while True:
+                line = stdin.readline()
+                if not line:
+                    return 0
+                if not line.strip():
+                    continue
+                try:
+                    request = json.loads(line)
+                    if not isinstance(request, dict):
+                        raise ValueError("a request is a JSON object")
+                except ValueError as exc:
+                    self.send({"id": None, "ok": False, "error": f"bad request line: {exc}"})
+                    continue
+                rid = request.get("id")
+                try:
+                    reply = self.handle(request)
+                    self.send({"id": rid, "ok": True, **reply})
+                except Exception as exc:
+                    if not isinstance(exc, (ValueError, KeyError, TypeError)):
+                        traceback.print_exc(file=sys.stderr)
+                    self.send({"id": rid, "ok": False, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
+                if request.get("op") == "quit":
+                    return 0
+        finally:
+            if self.engine is not None:
+                self.engine.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``--lazy``: import scapy only when the first probe comes (agents that only read interfaces start faster)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    # stdout is the protocol: keep a private copy of fd 1 and point fd 1 (and sys.stdout) at stderr, so nothing a
+    # library prints can corrupt a reply line
+    out = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    agent = Agent(out)
+    if "--lazy" not in args:
+        agent.warm_up()
+    try:
+        return agent.serve(sys.stdin.buffer)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        os.close(out)
+
+
+# --- getting the agent into a pod --------------------------------------------------------------------------------
+#: ``python3 -c`` program: read one JSON line (module sources) from stdin, install the modules, run the agent.
+BOOTSTRAP = (
+    "import sys,json,types\n"
+    "h=json.loads(sys.stdin.buffer.readline())\n"
+    "for n in h['packages']:\n"
+    " m=types.ModuleType(n);m.__path__=[];sys.modules[n]=m\n"
+    "for n,s in h['modules']:\n"
+    " m=types.ModuleType(n);m.__file__='<netattest '+n+'>';sys.modules[n]=m\n"
+    " exec(compile(s,m.__file__,'exec'),m.__dict__)\n"
+    "sys.exit(sys.modules[h['main']].main(h['argv']))\n"
+)
+
+
+def agent_command(python: str = "python3") -> list[str]:
+    """The exec command that starts the agent in a pod; send :func:`bootstrap_payload` on its stdin first."""
+    return [python, "-c", BOOTSTRAP]
+
+
+def bootstrap_payload(argv: list[str] | None = None) -> bytes:
+    """The engine's and the agent's source as one JSON line, for :data:`BOOTSTRAP` to install and run with
+    ``argv`` (e.g. ``["--lazy"]``)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    modules = []
+    for name, filename in (("netattest.probe.engine", "engine.py"), ("netattest.probe.agent", "agent.py")):
+        with open(os.path.join(here, filename), encoding="utf-8") as handle:
+            modules.append((name, handle.read()))
+    header = {"packages": ["netattest", "netattest.probe"], "modules": modules, "main": "netattest.probe.agent",
+              "argv": list(argv or [])}
+    return (json.dumps(header) + "\n").encode()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
