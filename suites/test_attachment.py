@@ -10,6 +10,7 @@ import pytest
 from netattest.annotations import NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION, parse_network_status
 from netattest.inventory import Inventory, PodView
 from netattest.matrix import Subject
+from netattest.report.allure_attach import EvidenceKit
 from netattest.topology.model import Pod, Topology
 from netattest.verdicts import expect
 
@@ -21,10 +22,13 @@ def _view(inventory: Inventory, key: str) -> PodView:
     return inventory.pod(name, namespace)
 
 
-@allure.epic("secondary networks")
 @allure.feature("attachment")
-def test_pod_placement(pod: Pod, inventory: Inventory) -> None:
+def test_pod_placement(pod: Pod, inventory: Inventory, evidence: EvidenceKit) -> None:
     view = _view(inventory, pod.key)
+    evidence.describe_pod(pod.key, "pod", pod.key)
+    with allure.step(f"setup: {pod.key} with nodeSelector {dict(pod.node_selector)}"):
+        evidence.attach_pod(pod.key)
+    evidence.verdict(f"{pod.key} runs on a node that carries its nodeSelector ({view.node or 'no node'})")
     expect(view.node is not None, f"{pod.key} was not scheduled: {view.reason}")
     labels = inventory.node(str(view.node)).labels
     missing = {k: v for k, v in pod.node_selector.items() if labels.get(k) != v}
@@ -35,14 +39,17 @@ def test_pod_placement(pod: Pod, inventory: Inventory) -> None:
         expect(not extra, f"{pod.key} asks for no secondary network but has interfaces {extra}")
 
 
-@allure.epic("secondary networks")
 @allure.feature("attachment")
-def test_pod_interface(pod_interface: Subject, inventory: Inventory, topology: Topology) -> None:
+def test_pod_interface(pod_interface: Subject, inventory: Inventory, topology: Topology,
+                       evidence: EvidenceKit) -> None:
     view = _view(inventory, pod_interface.name)
     att = pod_interface.attachment
     assert att is not None
-    allure.dynamic.parameter("plugin", f"{att.plugin} {att.mode}")
-    allure.dynamic.parameter("node", view.node)
+    evidence.describe_pod(pod_interface.name, subject=pod_interface)
+    with allure.step(f"setup: {view.label} asks for NAD {att.key} as {pod_interface.iface}"):
+        evidence.attach_pod(pod_interface.name)
+    evidence.verdict(f"{pod_interface.iface} is the {att.plugin} interface, with the addresses, NAD {att.key} "
+                     "promises")
     expect(view.phase == "Running", f"{view.label} is {view.phase}: {view.reason}")
     iface = view.interfaces.get(pod_interface.iface)
     expect(iface is not None, f"{view.label} has no interface {pod_interface.iface} "
@@ -65,10 +72,13 @@ def test_pod_interface(pod_interface: Subject, inventory: Inventory, topology: T
            f"{view.label} {iface.name} addresses {list(iface.addresses)} are not in VLAN {att.network} {subnet}")
 
 
-@allure.epic("secondary networks")
 @allure.feature("attachment")
-def test_network_status(attached_pod: Pod, inventory: Inventory) -> None:
+def test_network_status(attached_pod: Pod, inventory: Inventory, evidence: EvidenceKit) -> None:
     view = _view(inventory, attached_pod.key)
+    evidence.describe_pod(attached_pod.key, "attached_pod", attached_pod.key)
+    with allure.step(f"setup: {view.label}, its network-status annotation and interfaces"):
+        evidence.attach_pod(attached_pod.key)
+    evidence.verdict("the network-status annotation agrees with the interfaces inside the pod")
     expect(view.phase == "Running", f"{view.label} is {view.phase}: {view.reason}")
     annotations = view.manifest.get("metadata", {}).get("annotations", {})  # type: ignore[union-attr]
     raw = annotations.get(NETWORK_STATUS_ANNOTATION)

@@ -7,15 +7,22 @@ import pytest
 
 from netattest.evaluate import MatrixRun
 from netattest.matrix import Check
+from netattest.report.allure_attach import EvidenceKit
 from netattest.verdicts import settle
 
 pytestmark = pytest.mark.isolation
 
 
-@allure.epic("secondary networks")
 @allure.feature("isolation")
-def test_isolation(isolation_check: Check, matrix: MatrixRun) -> None:
+def test_isolation(isolation_check: Check, matrix: MatrixRun, evidence: EvidenceKit) -> None:
     outcome = matrix.outcomes[isolation_check.id]
-    allure.dynamic.story(f"{isolation_check.source.network} -> {isolation_check.target.network}")
-    allure.attach(outcome.reason, name="verdict", attachment_type=allure.attachment_type.TEXT)
-    settle(outcome.status, outcome.reason)
+    evidence.describe_check(isolation_check, "isolation_check")
+    source = isolation_check.source
+    with allure.step(f"setup: {source.label} {source.iface} on {source.network}"):
+        evidence.attach_pod(source.name)
+    with allure.step(f"probe: ARP (and ICMP through each host of {source.network}) to "
+                     f"{isolation_check.target.label}, with a sanity twin from the same socket"):
+        evidence.attach_probe(outcome)
+    with allure.step(f"verdict: {outcome.status}"):
+        allure.attach(outcome.reason, name="verdict", attachment_type=allure.attachment_type.TEXT)
+        settle(outcome.status, outcome.reason)

@@ -7,15 +7,21 @@ import pytest
 
 from netattest.evaluate import MatrixRun
 from netattest.matrix import Check
+from netattest.report.allure_attach import EvidenceKit
 from netattest.verdicts import settle
 
 pytestmark = pytest.mark.reachability
 
 
-@allure.epic("secondary networks")
 @allure.feature("L2 reachability")
-def test_l2_reachability(reach_check: Check, matrix: MatrixRun) -> None:
+def test_l2_reachability(reach_check: Check, matrix: MatrixRun, evidence: EvidenceKit) -> None:
     outcome = matrix.outcomes[reach_check.id]
-    allure.dynamic.story(f"VLAN {reach_check.source.network}")
-    allure.attach(outcome.reason, name="verdict", attachment_type=allure.attachment_type.TEXT)
-    settle(outcome.status, outcome.reason)
+    evidence.describe_check(reach_check, "reach_check")
+    source = reach_check.source
+    with allure.step(f"setup: {source.label} {source.iface} on {source.network}"):
+        evidence.attach_pod(source.name)
+    with allure.step(f"probe: ARP who-has and ICMP echo to {reach_check.target.label}"):
+        evidence.attach_probe(outcome)
+    with allure.step(f"verdict: {outcome.status}"):
+        allure.attach(outcome.reason, name="verdict", attachment_type=allure.attachment_type.TEXT)
+        settle(outcome.status, outcome.reason)

@@ -47,7 +47,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def pytest_argv(args: argparse.Namespace, run_id: str, reports_root: Path) -> list[str]:
-    argv = [sys.executable, "-m", "pytest", str(SUITES_DIR), "--rootdir", str(REPO_ROOT), "-c", str(REPO_ROOT / "pyproject.toml"), "-p", "no:cacheprovider",
+    argv = [sys.executable, "-m", "pytest", str(SUITES_DIR), "--rootdir", str(REPO_ROOT),
+            "-c", str(REPO_ROOT / "pyproject.toml"), "-p", "no:cacheprovider",
             "--topology", str(Path(args.topology).absolute()), "--target", args.target, "--kernel", args.kernel,
             "--run-id", run_id, "--reports-dir", str(reports_root), "--probe-timeout", str(args.probe_timeout),
             "--tb=no", "--no-header", "-rN", "-v" if args.verbose else "-q"]

@@ -31,10 +31,11 @@ import struct
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 __all__ = [
     "Answer",
+    "CapturedFrame",
     "Endpoint",
     "Probe",
     "ProbeEngine",
@@ -105,6 +106,14 @@ class Answer:
     eth_src: str = ""  # Ethernet source of the answering frame (differs from ``mac`` for a proxy or a forger)
 
 
+class CapturedFrame(NamedTuple):
+    """A raw frame of one probe's traffic, kept only when the engine runs with ``keep_frames=True`` (pcaps)."""
+
+    time: float  # epoch seconds
+    sent: bool  # True: a frame this probe sent; False: an answer matched to it
+    data: bytes  # the whole Ethernet frame
+
+
 @dataclass
 class ProbeResult:
     probe: Probe
@@ -114,6 +123,8 @@ class ProbeResult:
     sent_summary: str  # human summary of the first frame sent
     sent_hex: str  # the first frame sent, hex ("" when the engine runs with records=False)
     error: str = ""  # the probe's socket could not be opened or sending failed: its outcome is unknown
+    #: every frame sent and every matched answer, in time order (empty unless ``keep_frames=True``)
+    frames: list[CapturedFrame] = field(default_factory=list)
 
     @property
     def answered(self) -> bool:
@@ -337,7 +348,9 @@ class ProbeEngine:
     ``timeout``: length of the first collection window (after the last frame is sent); retry rounds use
     ``retry_timeout`` (default ``timeout / 2``). ``settle``: once every probe that expects an answer has one and no
     silent probe is in the round, keep listening this long for late duplicates, then stop early. ``records=False``
-    skips the per-probe hex/summary strings (results and answers are still returned).
+    skips the per-probe hex/summary strings (results and answers are still returned). ``keep_frames=True`` keeps the
+    raw bytes of every frame sent and every matched answer (up to ``MAX_KEPT_FRAMES`` per probe) in
+    ``ProbeResult.frames``, for pcaps; off by default, and when off it costs one boolean test per frame.
     """
 
     def __init__(
@@ -350,6 +363,7 @@ class ProbeEngine:
         settle: float = 0.05,
         records: bool = True,
         bpf: bool = True,
+        keep_frames: bool = False,
     ) -> None:
         if timeout <= 0 or retries < 0 or rcvbuf <= 0:
             raise ProbeError("timeout must be > 0, retries >= 0, rcvbuf > 0")
@@ -359,6 +373,7 @@ class ProbeEngine:
         self.retry_timeout = float(retry_timeout) if retry_timeout is not None else self.timeout / 2
         self.settle = float(settle)
         self.records = records
+        self.keep_frames = keep_frames
         self.bpf = bpf
         self._socks: dict[tuple[str | None, str], _Sock] = {}
         self._templates: dict[tuple[str, str], _Template] = {}
@@ -533,6 +548,11 @@ class ProbeEngine:
                 s.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
 
         state = _RunState(probes, sock_of, src_ip_of, icmp_keys, frames, errors)
+        keep = self.keep_frames
+        if keep:
+            state.kept = [[] for _ in range(n)]
+            state.epoch0 = epoch0
+        kept = state.kept if state.kept is not None else []  # empty and unused unless keep_frames
         attempts, last_sent, answers, counters = state.attempts, state.last_sent, state.answers, state.counters
         first_sent = [0.0] * n
 
@@ -572,10 +592,14 @@ class ProbeEngine:
                     s.sock.send(frames[i])
                     counters["sent"] += 1
                     last_sent[i] = now
+                    if keep:
+                        _keep(kept, i, epoch0 + now, True, frames[i])
                 except BlockingIOError:
                     if self._send_retry(s, frames[i], poller, by_fd, state):
                         counters["sent"] += 1
                         last_sent[i] = time.perf_counter()
+                        if keep:
+                            _keep(kept, i, epoch0 + last_sent[i], True, frames[i])
                     else:
                         perr[i] = perr[i] or f"{s.name()}: send: buffer full"
                         s.failed_sends += 1
@@ -583,6 +607,8 @@ class ProbeEngine:
                     if exc.errno == errno.ENOBUFS and self._send_retry(s, frames[i], poller, by_fd, state):
                         counters["sent"] += 1
                         last_sent[i] = time.perf_counter()
+                        if keep:
+                            _keep(kept, i, epoch0 + last_sent[i], True, frames[i])
                         continue
                     msg = f"{s.name()}: send: {exc.strerror or exc}"
                     perr[i] = perr[i] or msg
@@ -642,6 +668,7 @@ class ProbeEngine:
                     sent_summary=_summary(p) if self.records else "",
                     sent_hex=frame.hex() if self.records else "",
                     error=perr[i],
+                    frames=sorted(CapturedFrame(*f) for f in kept[i]) if keep else [],
                 )
             )
         stats = WindowStats(
@@ -740,7 +767,7 @@ class ProbeEngine:
                 sha = _mac_str(data[22:28])
                 esrc = _mac_str(data[6:12])
                 for i in idxs:
-                    st.record(i, ip, sha, esrc, now, st.attempts[i])
+                    st.record(i, ip, sha, esrc, now, st.attempts[i], data)
             elif etype == _ETH_IP:
                 if len(data) < 42 or data[23] != 1:
                     continue
@@ -762,15 +789,15 @@ class ProbeEngine:
                 if len(data) >= off + 10 + len(_ICMP_MAGIC) and data[off + 10:off + 10 + len(_ICMP_MAGIC)] == _ICMP_MAGIC:
                     attempt = struct.unpack_from("!H", data, off + 8)[0] or attempt
                 esrc = _mac_str(data[6:12])
-                st.record(i, ip, esrc, esrc, now, attempt)
+                st.record(i, ip, esrc, esrc, now, attempt, data)
         st.counters["recv"] += got
 
 
 class _RunState:
     """Mutable per-run state shared by the drain loop."""
 
-    __slots__ = ("answers", "attempts", "counters", "errors", "frames", "icmp_keys", "last_sent", "outstanding", "probes",
-                 "sock_of", "src_ip_of")
+    __slots__ = ("answers", "attempts", "counters", "epoch0", "errors", "frames", "icmp_keys", "kept", "last_sent",
+                 "outstanding", "probes", "sock_of", "src_ip_of")
 
     def __init__(
         self,
@@ -793,10 +820,15 @@ class _RunState:
         self.attempts = [0] * n
         self.counters = {"sent": 0, "recv": 0}
         self.outstanding: set[int] = set()
+        #: per probe (epoch, sent, frame) tuples when the engine keeps frames for pcaps, else None
+        self.kept: list[list[tuple[float, bool, bytes]]] | None = None
+        self.epoch0 = time.time() - time.perf_counter()
 
-    def record(self, i: int, ip: str, mac: str, eth_src: str, now: float, attempt: int) -> None:
+    def record(self, i: int, ip: str, mac: str, eth_src: str, now: float, attempt: int, data: bytes = b"") -> None:
         if not self.attempts[i]:
             return  # an identical probe later in the batch: it gets its own answer once it is sent
+        if self.kept is not None:
+            _keep(self.kept, i, self.epoch0 + now, False, data)
         lst = self.answers[i]
         if lst is None:
             lst = self.answers[i] = []
@@ -806,6 +838,14 @@ class _RunState:
                     return
         lst.append(Answer(ip=ip, mac=mac, rtt_ms=(now - self.last_sent[i]) * 1000.0, attempt=attempt, eth_src=eth_src))
         self.outstanding.discard(i)
+
+
+MAX_KEPT_FRAMES = 32  # per probe: a storm of answers must not eat the memory of a pcap-keeping run
+
+
+def _keep(kept: list[list[tuple[float, bool, bytes]]], i: int, when: float, sent: bool, data: bytes) -> None:
+    if len(kept[i]) < MAX_KEPT_FRAMES:
+        kept[i].append((when, sent, bytes(data)))
 
 
 def _summary(p: Probe) -> str:

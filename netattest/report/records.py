@@ -1,0 +1,217 @@
+"""Machine records of a run, written into the run directory:
+
+* ``probes.jsonl``   one JSON object per probe (schema ``netattest.probe/v1``, see ``schemas/probe.schema.json``);
+* ``checks.json``    every check of the matrix with its verdict (``netattest.checks/v1``);
+* ``inventory.json`` what the target built, as observed, plus per-pod evidence (``netattest.inventory/v1``);
+* ``pcaps/*.pcap``   the probe traffic of a check (every frame sent, every matched answer), by capture mode.
+
+All records are built from the evaluator's objects through :func:`netattest.serialize.to_jsonable`; nothing here
+reads the environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from netattest.evaluate import MatrixRun, Outcome
+from netattest.inventory import Inventory
+from netattest.matrix import Subject
+from netattest.probe.engine import ProbeResult
+from netattest.report.pcap import pcap_bytes, write_pcap
+from netattest.serialize import to_jsonable
+
+PROBE_SCHEMA = "netattest.probe/v1"
+CHECKS_SCHEMA = "netattest.checks/v1"
+INVENTORY_SCHEMA = "netattest.inventory/v1"
+CAPTURE_MODES = ("all", "failed", "none")
+PCAP_DIR = "pcaps"
+
+
+def slug(text: str) -> str:
+    """A file-name and anchor-safe, unique name for a check id."""
+    digest = hashlib.sha1(text.encode()).hexdigest()[:8]
+    return f"{re.sub(r'[^A-Za-z0-9._-]+', '_', text).strip('_')[:80]}-{digest}"
+
+
+def mac_owners(inventory: Inventory | None) -> dict[str, list[str]]:
+    """MAC -> who carries it (pods' secondary interfaces, node NICs, hosts), as observed."""
+    owners: dict[str, list[str]] = {}
+    if inventory is None:
+        return owners
+    for pod in inventory.pods:
+        for iface in pod.interfaces.values():
+            if iface.kind in ("ipvlan", "macvlan", "vlan"):
+                owners.setdefault(iface.mac, []).append(f"pod {pod.label} {iface.name}")
+    for node in inventory.nodes:
+        for nic in node.nics.values():
+            if nic.mac and nic.kind:
+                owners.setdefault(nic.mac, []).append(f"node {node.name} {nic.name}")
+    for host in inventory.hosts:
+        owners.setdefault(host.interface.mac, []).append(f"{host.role} host {host.name}")
+    return owners
+
+
+def _owner(owners: Mapping[str, list[str]], mac: str) -> str:
+    names = owners.get(mac)
+    return " / ".join(names) if names else "unknown host (not in the topology)"
+
+
+def probe_summary(result: ProbeResult, owners: Mapping[str, list[str]]) -> dict[str, Any]:
+    probe = result.probe
+    return {
+        "id": probe.id, "kind": probe.kind, "sent": result.sent_summary, "target_ip": probe.target_ip,
+        "target_mac": probe.target_mac, "expect_answer": probe.expect_answer, "sent_at": result.sent_at,
+        "attempts": result.attempts, "error": result.error,
+        "answers": [{"ip": a.ip, "mac": a.mac, "eth_src": a.eth_src, "rtt_ms": round(a.rtt_ms, 3),
+                     "attempt": a.attempt, "owner": _owner(owners, a.mac)} for a in result.answers],
+    }
+
+
+def _subject(subject: Subject) -> dict[str, Any]:
+    return {"kind": subject.kind, "name": subject.name, "label": subject.label, "iface": subject.iface,
+            "network": subject.network, "node": subject.node,
+            "plugin": subject.attachment.plugin if subject.attachment else None}
+
+
+def _observed(outcome: Outcome) -> str:
+    if not outcome.results:
+        return "not probed"
+    if any(r.error for r in outcome.results):
+        return "error"
+    return "answered" if any(r.answers for r in outcome.results) else "silent"
+
+
+def _twin(outcome: Outcome) -> ProbeResult | None:
+    """The sanity twin backs silence only: isolation checks carry it, reachability checks do not need it."""
+    return outcome.twin if not outcome.check.expect_answer else None
+
+
+def check_frames(outcome: Outcome) -> list[tuple[float, bytes]]:
+    """Every kept frame of a check's probes and, for an isolation check, of its sanity twin."""
+    twin = _twin(outcome)
+    results = outcome.results + ([twin] if twin else [])
+    return sorted(((f.time, f.data) for r in results for f in r.frames), key=lambda f: f[0])
+
+
+def wants_pcap(capture: str, status: str) -> bool:
+    return capture == "all" or (capture == "failed" and status != "passed")
+
+
+def check_pcap(outcome: Outcome, capture: str) -> bytes | None:
+    """The pcap of a check's traffic when the capture mode asks for it and frames were kept."""
+    if not wants_pcap(capture, outcome.status):
+        return None
+    frames = check_frames(outcome)
+    return pcap_bytes(frames) if frames else None
+
+
+def check_record(outcome: Outcome, owners: Mapping[str, list[str]], test: str | None = None,
+                 pcap: str | None = None) -> dict[str, Any]:
+    check = outcome.check
+    source = _subject(check.source)
+    if outcome.results:
+        endpoint = outcome.results[0].probe.source
+        source.update(ip=endpoint.ip, mac=endpoint.mac)
+    else:
+        source.update(ip=None, mac=None)
+    target = {**_subject(check.target), "ip": outcome.target_ip, "mac": outcome.expected_mac}
+    probes = [probe_summary(r, owners) for r in outcome.results]
+    return {
+        "id": check.id,
+        "test": test,
+        "kind": "reachability" if check.expect_answer else "isolation",
+        "expected": check.verdict,
+        "observed": _observed(outcome),
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "why": check.why,
+        "known_behaviour": check.known_behaviour,
+        "source": source,
+        "target": target,
+        "target_ip": outcome.target_ip,
+        "target_mac": outcome.expected_mac,
+        "answering_macs": sorted({a["mac"] for p in probes for a in p["answers"]}),
+        "probes": probes,
+        "twin": probe_summary(twin, owners) if (twin := _twin(outcome)) else None,
+        "pcap": pcap,
+    }
+
+
+def probe_record(result: ProbeResult, check: str, verdict: str, pcap: str | None) -> dict[str, Any]:
+    """One line of probes.jsonl (the fields of the original run record, plus schema and pcap)."""
+    probe = result.probe
+    return {
+        "schema": PROBE_SCHEMA, "id": probe.id, "kind": probe.kind, "source": to_jsonable(probe.source),
+        "target_ip": probe.target_ip, "target_mac": probe.target_mac, "expect_answer": probe.expect_answer,
+        "sent": result.sent_summary, "sent_hex": result.sent_hex, "sent_at": result.sent_at,
+        "attempts": result.attempts, "error": result.error,
+        "answers": [to_jsonable(a) for a in result.answers], "check": check, "verdict": verdict, "pcap": pcap,
+    }
+
+
+def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory | None,
+                 tests_by_check: Mapping[str, str], capture: str, run_id: str) -> list[dict[str, Any]]:
+    """checks.json, probes.jsonl and the pcaps; returns the check records."""
+    owners = mac_owners(inventory)
+    records: list[dict[str, Any]] = []
+    pcap_of_probe: dict[str, str] = {}
+    verdict_of: dict[str, tuple[str, str]] = {}
+    if matrix is not None:
+        for outcome in matrix.outcomes.values():
+            pcap_name = None
+            data = check_pcap(outcome, capture)
+            if data is not None:
+                pcap_name = f"{PCAP_DIR}/{slug(outcome.check.id)}.pcap"
+                (run_dir / PCAP_DIR).mkdir(exist_ok=True)
+                (run_dir / pcap_name).write_bytes(data)
+            twin = _twin(outcome)
+            for result in outcome.results + ([twin] if twin else []):
+                verdict_of.setdefault(result.probe.id, (outcome.check.id, outcome.status))
+                if pcap_name:
+                    pcap_of_probe.setdefault(result.probe.id, pcap_name)
+            records.append(check_record(outcome, owners, tests_by_check.get(outcome.check.id), pcap_name))
+    doc = {
+        "schema": CHECKS_SCHEMA,
+        "run_id": run_id,
+        "capture": capture,
+        "window": None if matrix is None else {**to_jsonable(matrix.stats),
+                                                "trustworthy": matrix.stats.trustworthy},
+        "checks": records,
+        "wire_macs": [] if matrix is None else [
+            {"pod": pod, "iface": iface, "macs": sorted(macs)} for (pod, iface), macs in
+            sorted(matrix.wire_macs.items())],
+    }
+    (run_dir / "checks.json").write_text(json.dumps(doc, indent=1))
+    with (run_dir / "probes.jsonl").open("w") as handle:
+        for result in ([] if matrix is None else matrix.results):
+            check, verdict = verdict_of.get(result.probe.id, ("", ""))
+            handle.write(json.dumps(probe_record(result, check, verdict, pcap_of_probe.get(result.probe.id)))
+                         + "\n")
+    return records
+
+
+def write_inventory(run_dir: Path, inventory: Inventory | None, pod_evidence: Mapping[str, Any],
+                    run_id: str) -> None:
+    doc = {"schema": INVENTORY_SCHEMA, "run_id": run_id,
+           "inventory": None if inventory is None else to_jsonable(inventory),
+           "pod_evidence": to_jsonable(dict(pod_evidence))}
+    (run_dir / "inventory.json").write_text(json.dumps(doc, indent=1))
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def read_jsonl(path: Path) -> Iterable[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+__all__ = ["CAPTURE_MODES", "check_pcap", "check_record", "mac_owners", "probe_record", "read_json",
+           "read_jsonl", "slug", "wants_pcap", "write_checks", "write_inventory", "write_pcap"]

@@ -1,0 +1,96 @@
+"""`netattest report`: the Allure HTML report made by the real Allure command line (npm allure-commandline, Java),
+with history and trends across runs, generated from two real runs; the runs' evidence stays untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netattest.report.allure_cli import AllureError, find_allure, java_version
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def allure_ready() -> None:
+    try:
+        find_allure()
+        java_version()
+    except AllureError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc} (CI must install it: see .ci/run)")
+        pytest.skip(str(exc))
+
+
+def _report(reports: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "netattest.cli", "report", "--reports-dir", str(reports), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+
+
+@pytest.mark.lab
+def test_allure_report_with_history_and_trends(allure_ready: None, tmp_path: Path,
+                                               tmp_path_factory: pytest.TempPathFactory) -> None:
+    from tests.test_report_runs import lab_run
+    clean, miswired = lab_run(tmp_path_factory, "clean"), lab_run(tmp_path_factory, "miswired")
+    CLEAN_ID, MISWIRED_ID = clean.id, miswired.id
+    reports = tmp_path / "reports"
+    for run in (clean, miswired):
+        shutil.copytree(run.dir, reports / run.dir.name)
+
+    first = _report(reports, CLEAN_ID, "--no-single-file")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert f"Allure report of run {CLEAN_ID} (history point #1, allure 2." in first.stdout
+    second = _report(reports)  # the latest run by default, with the one-file version
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"Allure report of run {MISWIRED_ID} (history point #2" in second.stdout
+
+    root = reports / "allure"
+    out = root / MISWIRED_ID
+    assert (out / "index.html").is_file() and (root / "latest").resolve() == out.resolve()
+    single = (out / "single-file.html").read_text()
+    assert len(single) > 500_000 and "<script" in single  # the whole report in one file: opens from disk
+    trend = json.loads((out / "widgets" / "history-trend.json").read_text())
+    summaries = {run.dir.name: run.json("summary.json") for run in (clean, miswired)}
+    assert [(p["buildOrder"], p["reportUrl"]) for p in trend] == [(2, f"../{MISWIRED_ID}/index.html"),
+                                                                    (1, f"../{CLEAN_ID}/index.html")]
+    for point in trend:
+        counts = summaries[point["reportUrl"].split("/")[1]]["counts"]
+        assert {k: point["data"][k] for k in counts} == counts
+    environment = {e["name"]: e["values"] for e in json.loads((out / "widgets" / "environment.json").read_text())}
+    assert environment["Run.id"] == [MISWIRED_ID] and environment["Target"] == ["lab"]
+    assert environment["Topology.SHA-256"] == [summaries[MISWIRED_ID]["topology"]["sha256"]]
+    categories = {c["name"]: c for c in json.loads((out / "widgets" / "categories.json").read_text())["items"]}
+    assert categories["Isolation broken: a VLAN answers that must stay silent"]["statistic"]["failed"] == 25
+    behaviors = json.loads((out / "data" / "behaviors.json").read_text())
+    epics = {child["name"] for child in behaviors["children"]}
+    assert "network VLAN 112 restricted" in epics
+
+    # a test's page: steps and attachments, with the pcap of a failed check typed as PCAP
+    cases = [json.loads(p.read_text()) for p in (out / "data" / "test-cases").glob("*.json")]
+    leak = next(c for c in cases if c["name"] == "test_isolation[restricted->openshift:pod-a@node1->node1/ens192]")
+    assert leak["status"] == "failed"
+    steps = leak["testStage"]["steps"]
+    assert [s["name"].split(":")[0] for s in steps] == ["setup", "probe", "verdict"]
+    types = {a["type"] for s in steps for a in s["attachments"]}
+    assert "application/vnd.tcpdump.pcap" in types and "application/yaml" in types
+
+    # regenerating a run already in the history does not count it twice
+    again = _report(reports, CLEAN_ID, "--no-single-file")
+    assert again.returncode == 0 and "history point #1" in again.stdout
+    assert json.loads((root / "history.json").read_text())["runs"] == [CLEAN_ID, MISWIRED_ID]
+    assert len(json.loads((root / CLEAN_ID / "widgets" / "history-trend.json").read_text())) == 1
+
+    # the runs' own evidence was only read
+    for run_id in (CLEAN_ID, MISWIRED_ID):
+        verified = _report(reports, "--verify", run_id)
+        assert verified.returncode == 0 and "all intact" in verified.stdout, verified.stdout
+
+
+def test_report_without_runs_says_what_to_do(tmp_path: Path) -> None:
+    proc = _report(tmp_path)
+    assert proc.returncode == 2 and "no runs in" in proc.stderr and "netattest run" in proc.stderr
