@@ -1,0 +1,180 @@
+"""Crash safety: a run killed anywhere leaves nothing that ``netattest gc`` does not remove, and a fresh run passes.
+
+The reduced profile of ``scripts/crash_tally.py`` (4 seeded kill points per signal over bring-up, probing and
+teardown of a real ``netattest run``; the full profile is 30 per signal), plus two deterministic reproductions of
+kills at the exact moments the tally can only hit by chance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pyroute2 import netns
+
+from netattest.lab.gc import collect
+from netattest.lab.lab import run_namespaces
+from netattest.lab.state import RunDir
+from netattest.runid import new_run_id
+from tests.conftest import MACVLAN_ONLY, REPO
+
+pytestmark = pytest.mark.lab
+
+POINTS_PER_SIGNAL = int(os.environ.get("NETATTEST_CRASH_POINTS", "4"))
+
+
+def test_reduced_crash_tally_leaves_nothing_after_gc(tmp_path: Path) -> None:
+    out = tmp_path / "tally.json"
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "crash_tally.py"), "--points",
+                           str(POINTS_PER_SIGNAL), "--fresh", "end", "--seed", "8", "--json", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=1200)
+    report = proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert out.exists(), report
+    tally = json.loads(out.read_text())
+    points = tally["points"]
+    for sig in ("INT", "TERM", "KILL"):
+        mine = [p for p in points if p["signal"] == sig]
+        assert len(mine) >= POINTS_PER_SIGNAL, report
+        assert {p["phase"] for p in mine} == {"up", "probe", "down"}, report
+        assert all("not reached" not in p["fired"] and "never saw" not in p["fired"] for p in mine), report
+        assert tally["fresh_end"][sig] == 0, f"a fresh run after the SIG{sig} kills failed\n{report}"
+    leftovers = [(p["signal"], p["phase"], p["how"], p["left_after_gc"] + p["late_leftovers"]) for p in points
+                 if p["left_after_gc"] or p["late_leftovers"]]
+    assert leftovers == [], report
+    assert any(p["left_before_gc"] for p in points), "no kill left anything for gc: the tally proves nothing"
+    assert proc.returncode == 0, report
+    print(proc.stdout[proc.stdout.find("signal  phase"):])
+
+
+# pyroute2's netns.create() forks a helper that does unshare + bind mount. SIGKILL (the OOM killer) hits the owner
+# only; the helper finishes *after* the owner died, so a gc that runs in between misses the namespace, which then
+# outlives every gc of that run id... until the next gc with no run dir. tests/test_lab.py's killed-build test hits
+# it by chance; here the helper is slowed down so it always does. Fix (lead, netattest/lab/wiring.py
+# Namespace.create): create the namespace without a fork, in a short-lived thread (unshare(CLONE_NEWNET) affects
+# the calling thread only; then bind-mount /proc/thread-self/ns/net onto /var/run/netns/<name>), or set
+# PR_SET_PDEATHSIG in the helper; a SIGKILL then takes every half-made namespace down with the owner.
+SLOW_HELPER = """
+import sys, time
+from pyroute2 import netns
+real = netns._create
+def slow(*args, **kwargs):  # runs in the forked helper: a busy machine
+    open(sys.argv[3], "w").close()  # tell the test the helper is under way
+    time.sleep(0.6)
+    return real(*args, **kwargs)
+netns._create = slow
+from netattest.lab.lab import Lab
+from netattest.topology import load_topology
+Lab(load_topology(sys.argv[1]), sys.argv[2]).up()
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="bug: netns helper forked by pyroute2 creates a namespace after its owner "
+                   "was SIGKILLed and after gc ran (netattest/lab/wiring.py Namespace.create)")
+def test_sigkill_during_namespace_creation_leaves_nothing_after_gc(tmp_path: Path) -> None:
+    run_id = new_run_id()
+    helper_started = tmp_path / "helper-started"
+    child = subprocess.Popen([sys.executable, "-c", SLOW_HELPER, str(MACVLAN_ONLY), run_id, str(helper_started)],
+                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.monotonic() + 30
+        while not helper_started.exists() and time.monotonic() < deadline:
+            time.sleep(0.005)  # until the owner has forked its helper (which sleeps, then creates the fabric netns)
+        assert helper_started.exists(), "the build never forked a netns helper"
+        assert RunDir(run_id).owner() is not None
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        collect()  # the user's gc, right after the prompt came back
+        time.sleep(1.0)  # the helper is done by now
+        left = run_namespaces(run_id)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        collect(run_id)
+    assert left == [], f"created after gc: {left}"
+
+
+# Kernel detection (netattest/sandbox/kernel.py detect_kernel_features, run at the start of every session, also
+# with --kernel host) builds its links in a namespace named netattest-kprobe-<pid>-<hex>: not a run's name, so gc
+# never removes it when the session dies there. Fix: gc also removes netattest-kprobe-<pid>-* whose pid is gone
+# (netattest/lab/gc.py), or detection names its namespace with the na-<run-id>- convention.
+KILLED_DETECTION = """
+import time
+import netattest.sandbox.kernel as kernel
+def slow(ns, notes):
+    time.sleep(60)
+    return set()
+kernel._probe_links = slow
+kernel.detect_kernel_features()
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a session killed during kernel detection leaves its "
+                   "netattest-kprobe-<pid>-* namespace, which gc never removes (netattest/lab/gc.py)")
+def test_sigkill_during_kernel_detection_leaves_nothing_after_gc() -> None:
+    child = subprocess.Popen([sys.executable, "-c", KILLED_DETECTION], cwd=REPO,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+    prefix = f"netattest-kprobe-{child.pid}-"
+    try:
+        deadline = time.monotonic() + 30
+        while not any(n.startswith(prefix) for n in netns.listnetns()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert any(n.startswith(prefix) for n in netns.listnetns()), "detection never started"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        collect()
+        left = [n for n in netns.listnetns() if n.startswith(prefix)]
+    finally:
+        if child.poll() is None:
+            child.kill()
+        for name in netns.listnetns():
+            if name.startswith(prefix):
+                netns.remove(name)
+    assert left == [], f"left after gc: {left}"
+
+
+# A SIGTERM or SIGINT is LOST when its handler runs inside an at-fork callback: pyroute2 forks a helper for every
+# namespace (netns.create), Python then runs the after-fork callbacks in the parent (logging._releaseLock among
+# them), and a KeyboardInterrupt raised there is "ignored" (unraisable). The run goes on and reports ALL
+# EXPECTATIONS HELD with exit 0. Seen in the full crash tally: 2 of 60 SIGINT/SIGTERM kills of bring-up. Here the
+# signal is sent from such a callback, so it always lands there. Fix: netattest/signals.py _handler records the
+# signal before raising, and the lab checks it at every step (Lab._ns, cni._invoke: raise KeyboardInterrupt when a
+# signal was received but not raised), and the evidence layer never reports exit 0 for a session that got one;
+# creating namespaces without a fork (see above) removes this window too.
+LOST_SIGNAL = """
+import os, signal, sys
+from netattest.signals import terminate_as_interrupt
+from netattest.lab.lab import Lab
+from netattest.topology import load_topology
+terminate_as_interrupt()
+fired = []
+def after_fork_in_parent():
+    if not fired:
+        fired.append(1)
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler runs right here, inside the at-fork callback
+        sum(range(1000))
+os.register_at_fork(after_in_parent=after_fork_in_parent)
+lab = Lab(load_topology(sys.argv[1]))
+try:
+    lab.up()
+except KeyboardInterrupt:
+    print("INTERRUPTED")
+    sys.exit(3)
+print(f"NOT INTERRUPTED fired={len(fired)}")
+lab.down()
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a SIGTERM/SIGINT landing in an at-fork callback of pyroute2's netns "
+                   "helper is swallowed and the run completes with exit 0 (netattest/signals.py)")
+def test_sigterm_during_a_fork_is_never_lost() -> None:
+    proc = subprocess.run([sys.executable, "-c", LOST_SIGNAL, str(MACVLAN_ONLY)], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    if "fired=0" in proc.stdout:
+        pytest.skip("the lab no longer forks while building: this window is gone")
+    assert proc.returncode == 3 and "INTERRUPTED" in proc.stdout, proc.stdout + proc.stderr[-2000:]
