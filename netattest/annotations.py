@@ -131,10 +131,10 @@ def _interface_problem(name: object) -> str | None:
     """
     if not isinstance(name, str):
         return f"interface {_q(name)} is not a string: expected 1-15 characters"
-    if not 1 <= len(name) <= 15 or name in (".", "..") or any(c in "/:" or not "!" <= c <= "~" for c in name):
+    if not 1 <= len(name) <= 15 or name in (".", "..") or any(c in "/:%" or not "!" <= c <= "~" for c in name):
         return (
             f"interface {_q(name)} is not a valid Linux interface name: expected 1-15 printable ASCII characters "
-            "without '/', ':' or spaces"
+            "without '/', ':', '%' or spaces ('%' is a kernel name template)"
         )
     return None
 

@@ -6,6 +6,7 @@ A lab network namespace is named ``na-<run-id>-<role>-<name>``; the run id is 8 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 
@@ -22,9 +23,17 @@ def is_run_id(value: str) -> bool:
     return bool(_RUN_ID.match(value))
 
 
+MAX_NETNS_NAME = 200  # a file name under /var/run/netns: at most 255 bytes, with room to spare
+
+
 def netns_name(run_id: str, role: str, name: str) -> str:
-    """Name of a lab namespace; ``role`` is fabric, node, ext, rtr, imp or pod."""
-    return f"{NETNS_PREFIX}{run_id}-{role}-{name}"
+    """Name of a lab namespace; ``role`` is fabric, node, ext, rtr, imp, leak or pod. Kubernetes names may be 253
+    characters long: longer ones are shortened with a hash, keeping the run-id prefix that gc relies on."""
+    full = f"{NETNS_PREFIX}{run_id}-{role}-{name}"
+    if len(full.encode()) <= MAX_NETNS_NAME:
+        return full
+    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+    return f"{NETNS_PREFIX}{run_id}-{role}-{name[:60]}-{digest}"
 
 
 def parse_netns_name(name: str) -> tuple[str, str, str] | None:

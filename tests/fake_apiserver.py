@@ -15,7 +15,7 @@ Behaviour a cluster adds on its own is emulated just enough to be asserted again
   any of it per pod with ``pod_behaviour``;
 * PodSecurity admission from the namespace's ``pod-security.kubernetes.io/enforce`` label (``default_enforce``
   when absent), and on ``openshift=True`` an SCC check (the pod's service account needs a RoleBinding to one of
-  ``scc_cluster_roles``);
+  ``scc_cluster_roles``, or of ``privileged_scc_cluster_roles`` for a privileged, host-PID or hostPath pod);
 * the OpenShift cluster network operator: Raw ``spec.additionalNetworks`` entries of ``networks.operator`` become
   NADs, and removed entries lose theirs;
 * ``admission``: callables that may refuse any request with a status code and message (403, 409, 500 ...).
@@ -27,6 +27,8 @@ import asyncio
 import copy
 import itertools
 import json
+import os
+import signal
 import sys
 import threading
 import time
@@ -233,6 +235,8 @@ class FakeApiServer:
         self.operator_creates_nads = operator_creates_nads
         self.operator_delay = operator_delay
         self.scc_cluster_roles: set[str] = {"netattest:scc:netattest-probe"}
+        #: ClusterRoles granting an SCC that also admits privileged, host-PID and hostPath pods (the node checks')
+        self.privileged_scc_cluster_roles: set[str] = {"netattest:scc:netattest-node-check"}
         self.objects: dict[tuple[str, str, str | None, str], dict[str, Any]] = {}
         self.requests: list[Request] = []
         self.admission: list[Callable[[Request], tuple[int, str] | None]] = []
@@ -306,7 +310,10 @@ class FakeApiServer:
         async def shutdown() -> None:
             for proc in list(self._procs):
                 if proc.returncode is None:
-                    proc.kill()
+                    try:  # the exec's whole process group: a shell's children hold its stdout open
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    except OSError:
+                        proc.kill()
                     await proc.wait()
             if self._runner is not None:
                 await self._runner.cleanup()
@@ -667,12 +674,25 @@ class FakeApiServer:
             if problems:
                 raise ApiError(403, "Forbidden", f'pods "{name}" is forbidden: violates PodSecurity '
                                f'"{level}:latest": {", ".join(problems)}')
-        if self.openshift and (added or spec.get("hostNetwork")):
+        privileged = [f for f, used in (
+            ("spec.securityContext.hostPID: Invalid value: true: Host PID is not allowed to be used",
+             spec.get("hostPID")),
+            ('spec.volumes: Invalid value: "hostPath": hostPath volumes are not allowed to be used',
+             any("hostPath" in v for v in spec.get("volumes") or [])),
+            ("spec.containers[0].securityContext.privileged: Invalid value: true: Privileged containers are not "
+             "allowed", any((c.get("securityContext") or {}).get("privileged") for c in spec.get("containers", []))),
+        ) if used]
+        if self.openshift and (added or spec.get("hostNetwork") or privileged):
             sa = spec.get("serviceAccountName") or "default"
-            bound = any(rb["roleRef"].get("name") in self.scc_cluster_roles
+            roles = self.privileged_scc_cluster_roles | (set() if privileged else self.scc_cluster_roles)
+            bound = any(rb["roleRef"].get("name") in roles
                         and any(s.get("kind") == "ServiceAccount" and s.get("name") == sa
                                 for s in rb.get("subjects", []))
                         for rb in self.list("rbac.authorization.k8s.io", "rolebindings", namespace))
+            if not bound and privileged:
+                raise ApiError(403, "Forbidden", f'pods "{name}" is forbidden: unable to validate against any '
+                               f'security context constraint: [provider "netattest-probe": Forbidden: not usable by '
+                               f'user or serviceaccount, {", ".join(privileged)}]')
             if not bound:
                 cap = sorted(added)[0] if added else "NET_RAW"
                 raise ApiError(403, "Forbidden", f'pods "{name}" is forbidden: unable to validate against any '
@@ -831,8 +851,11 @@ class FakeApiServer:
                   "stdin_bytes": 0, "exit": None}
         self.execs.append(record)
         argv = self.exec_argv(req.namespace or "", req.name or "", command)
+        # without stdin=true the process gets no stdin (as with the kubelet), so a command that reads it ends
+        stdin = asyncio.subprocess.PIPE if req.query.get("stdin", ["false"])[0].lower() == "true" else \
+            asyncio.subprocess.DEVNULL
         try:
-            proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.PIPE,
+            proc = await asyncio.create_subprocess_exec(*argv, stdin=stdin, start_new_session=True,
                                                         stdout=asyncio.subprocess.PIPE,
                                                         stderr=asyncio.subprocess.PIPE)
         except (FileNotFoundError, PermissionError):

@@ -365,8 +365,6 @@ def test_invalid_names_are_refused_naming_the_field(what: str) -> None:
 # as a *format*: 'n%d' is created as 'n0'. The harness then looks for 'n%d' and the plugin fails with
 # "Link not found" (measured: pod Pending, an interface 'n0' left in the pod). The annotation parser already refuses
 # non-ASCII and control characters, which the loader lets through, so the lab fails on the annotation instead.
-@pytest.mark.xfail(strict=True, reason="bug: netattest/topology/loader.py _ifname_problem accepts '%' (kernel name "
-                   "format), control and non-ASCII characters (the annotation parser refuses the last two)")
 @pytest.mark.parametrize("name", ["'n%d'", "'ne%s'", "\"n\\x01t\"", "'né'"])
 def test_interface_names_the_kernel_or_multus_would_change_are_refused(name: str) -> None:
     text = MACVLAN_ONLY.read_text().replace("interface: net1, ips: [192.168.112.11/24]",
@@ -378,18 +376,12 @@ def test_interface_names_the_kernel_or_multus_would_change_are_refused(name: str
 
 def test_annotation_parser_refuses_the_percent_interface_too() -> None:
     """The networks annotation parser refuses what Multus would hand on unchanged but the kernel renames."""
-    try:
+    with pytest.raises(AnnotationError) as error:
         parse_networks_annotation("net1@n%d", "multus-test")
-    except AnnotationError as error:
-        assert_clear(error)
-    else:
-        pytest.xfail("bug: netattest/annotations.py _interface_problem accepts '%' in interface names")
+    assert_clear(error.value)
 
 
 @pytest.mark.lab
-@pytest.mark.xfail(strict=True, reason="bug: a node name the loader accepts (DNS-1123 subdomain, up to 253 "
-                   "characters) makes netns name na-<run>-node-<name> longer than 255 bytes: Lab.up raises a raw "
-                   "OSError 'File name too long' instead of a NetattestError (netattest/runid.py netns_name)")
 def test_long_node_name_the_loader_accepts_builds_or_fails_clearly() -> None:
     from netattest.lab.lab import Lab, run_namespaces
 

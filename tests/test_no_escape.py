@@ -27,6 +27,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from netattest.errors import LabError
 from netattest.lab.lab import Lab, run_namespaces
 from netattest.topology import load_topology, load_topology_text
 from tests.conftest import MACVLAN_ONLY, REPO
@@ -200,7 +201,6 @@ def _neighbour_limit() -> int:
 # against gc_thresh3 and refuses with "Fix: sysctl -w net.ipv4.neigh.default.gc_thresh3=<n>" (or raises it with a
 # note); the lab target marks the window broken when /proc/net/stat/arp_cache table_fulls grew during it.
 @pytest.mark.lab
-@pytest.mark.xfail(strict=True, reason="bug: a full host neighbour table reads as 'no L2 path' (failed), not broken")
 def test_a_full_host_neighbour_table_is_never_reported_as_a_network_failure() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
     from bench_scale import generate, neighbours_needed  # type: ignore[import-not-found]
@@ -214,16 +214,25 @@ def test_a_full_host_neighbour_table_is_never_reported_as_a_network_failure() ->
     if _neighbour_limit() >= 2 * needed:
         pytest.skip(f"gc_thresh3 {_neighbour_limit()} already holds this lab's {needed} neighbour entries")
     lab = Lab(topology)
+    with pytest.raises(LabError, match=r"gc_thresh3=\d+") as refusal:
+        lab.up()  # refused before anything is built, with the sysctl that fixes it
+    assert "neighbour table" in str(refusal.value) and not run_namespaces(lab.run_id)
+    # ... and a lab that slips past the check anyway (limits lowered later) gets a broken window, not failures
+    from netattest.lab import capacity
+    real_check = capacity.check_neighbour_capacity
     engine = ProbeEngine(timeout=0.5, retries=1)
     try:
+        import netattest.lab.lab as lab_module
+        lab_module.check_neighbour_capacity = lambda topology: None  # type: ignore[assignment]
+        lab = Lab(topology)
         inventory = lab.up()
 
-        class Prober:
-            def probe(self, probes):  # noqa: ANN001, ANN201
-                return engine.run(probes)
-
-        matrix = run_matrix(plan(topology), inventory, Prober(), sanity_targets(topology))
+        from netattest.targets.lab import LabTarget
+        target = LabTarget.__new__(LabTarget)  # the lab target's window accounting around this engine
+        target.lab, target.engine = lab, engine
+        matrix = run_matrix(plan(topology), inventory, target, sanity_targets(topology))
     finally:
+        lab_module.check_neighbour_capacity = real_check  # type: ignore[assignment]
         engine.close()
         lab.down()
     failed = [o for o in matrix.outcomes.values() if o.status == "failed"]

@@ -1,5 +1,5 @@
 """Node pre-flight without root: duties from topologies, judgements on hand-made facts, the netns backend's
-registration, option parsing, the debug-pod stub and the summary lines."""
+registration, option parsing, the debug-pod manifest and the summary lines."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from netattest.nodes import checks, duties, report
 from netattest.nodes.access import (
     DebugPodNodeAccess,
     NodeAccessError,
-    NodeAccessUnavailable,
     debug_pod_manifest,
     parse_node_map,
 )
@@ -282,17 +281,25 @@ def test_node_options_split_per_node_and_everywhere() -> None:
         parse_node_map(["node1="], "--node-host")
 
 
-def test_debug_pod_is_pinned_to_its_node_on_the_host_network_and_not_available_yet() -> None:
-    manifest = debug_pod_manifest("worker-1.example.com", "3fa2c901", "netattest-3fa2c901")
+def test_debug_pod_is_pinned_to_its_node_on_the_host_network() -> None:
+    from netattest.render import validate_manifest
+
+    manifest = debug_pod_manifest("worker-1.example.com", "3fa2c901", "netattest-3fa2c901-node-checks",
+                                  service_account="netattest-node-check",
+                                  annotations={"openshift.io/required-scc": "netattest-node-check"})
+    validate_manifest(manifest)
     spec = manifest["spec"]
     assert spec["nodeName"] == "worker-1.example.com" and spec["hostNetwork"] and spec["hostPID"]
-    assert manifest["metadata"]["labels"]["netattest.io/run-id"] == "3fa2c901"
+    labels = manifest["metadata"]["labels"]
+    assert labels["netattest.io/run-id"] == "3fa2c901" and labels["app.kubernetes.io/managed-by"] == "netattest"
+    assert labels["netattest.io/node"] == "worker-1.example.com"
     assert spec["volumes"] == [{"name": "host", "hostPath": {"path": "/"}}]
     assert spec["containers"][0]["volumeMounts"][0] == {"name": "host", "mountPath": "/host", "readOnly": True}
-    access = DebugPodNodeAccess("node1", "3fa2c901", "netattest-3fa2c901")
-    assert access.root == "/host"
-    with pytest.raises(NodeAccessUnavailable, match="not available yet.*--node-host node1=ssh://"):
-        access.open()
+    assert spec["serviceAccountName"] == "netattest-node-check" and spec["automountServiceAccountToken"] is False
+    assert spec["activeDeadlineSeconds"] == 900
+    long = debug_pod_manifest("n" * 80, "3fa2c901", "ns")["metadata"]
+    assert len(long["name"]) == 63 and len(long["labels"]["netattest.io/node"]) == 63
+    assert DebugPodNodeAccess.root == ""  # commands chroot into the node's /: its files at their own paths
 
 
 def test_summary_lines_say_whether_the_run_was_stopped(tmp_path: Path) -> None:

@@ -90,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_forwarding_signals(argv: list[str]) -> int:
     """Run the session as a child; SIGTERM/SIGINT reach it, so it tears its lab down before we exit."""
-    child = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    # Its own process group: a terminal's Ctrl-C reaches us only, and we forward it once (not twice).
+    child = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                             process_group=0)
 
     def forward(signum: int, _frame: object) -> None:
         child.send_signal(signum)

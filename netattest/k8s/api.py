@@ -199,6 +199,10 @@ class Cluster:
     def read_pod(self, namespace: str, name: str) -> dict[str, Any]:
         return self.call(f"reading pod {namespace}/{name}", self.core.read_namespaced_pod, name, namespace)
 
+    def delete_pod(self, namespace: str, name: str) -> dict[str, Any]:
+        return self.call(f"deleting pod {namespace}/{name}", self.core.delete_namespaced_pod, name, namespace,
+                         body={"propagationPolicy": "Background", "gracePeriodSeconds": 0})
+
     def pod_events(self, namespace: str, name: str) -> list[dict[str, Any]]:
         return self.call(f"reading events of pod {namespace}/{name}", self.core.list_namespaced_event, namespace,
                          field_selector=f"involvedObject.kind=Pod,involvedObject.name={name}").get("items", [])

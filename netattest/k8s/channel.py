@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import subprocess
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from netattest.errors import ProbeAgentError
@@ -46,6 +48,38 @@ class ExecChannel(Protocol):
 
     def close(self) -> None:
         """Close stdin and the stream; the process ends (an agent ends on end of stdin)."""
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A command run to its end over an exec channel."""
+
+    returncode: int | None  # None: the runtime did not start it (``status`` says why)
+    stdout: bytes
+    stderr: bytes
+    status: str  # "exit code N", or the runtime's message
+
+
+_EXIT_CODE = re.compile(r"^exit code (-?\d+)$")
+
+
+def run_to_end(channel: ExecChannel, timeout: float) -> Completed | None:
+    """Read ``channel`` until its process ends; None when it has not ended within ``timeout`` s (the caller
+    closes the channel). For one-shot commands (a node check's ``ip -j addr``), not for the agent."""
+    deadline = time.monotonic() + timeout
+    out = bytearray()
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        try:
+            out += channel.read(min(remaining, 1.0))
+        except ChannelClosed:
+            break
+    status = channel.exit_status() or ""
+    match = _EXIT_CODE.match(status)
+    return Completed(int(match[1]) if match else None, bytes(out), channel.stderr().encode("utf-8", "replace"),
+                     status)
 
 
 class SubprocessChannel:

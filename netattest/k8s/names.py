@@ -19,7 +19,7 @@ LABEL_RUN_ID = "netattest.io/run-id"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "netattest"
 LABEL_TOPOLOGY_NAMESPACE = "netattest.io/topology-namespace"
-LABEL_ROLE = "netattest.io/role"  # probe | node-inventory
+LABEL_ROLE = "netattest.io/role"  # probe | node-inventory | node-check (pre-flight debug pods)
 LABEL_POD = "netattest.io/pod"  # the topology's pod name
 LABEL_NODE = "netattest.io/node"
 ANNOTATION_EXPIRES = "netattest.io/expires-at"
@@ -47,6 +47,11 @@ def run_namespace(run_id: str, namespace: str) -> str:
     if not _DNS_LABEL.match(name):
         raise ValueError(f"cannot derive a namespace name from {namespace!r}")
     return name
+
+
+def label_value(text: str) -> str:
+    """``text`` as a label value or object name of at most 63 characters (shortened with a stable hash)."""
+    return _shorten(text, MAX_LABEL)
 
 
 def node_pod_name(node: str) -> str:

@@ -34,6 +34,10 @@ SCC_GROUP, SCC_VERSION, SCC_PLURAL = "security.openshift.io", "v1", "securitycon
 PROBE_SERVICE_ACCOUNT = "netattest-probe"
 PROBE_CONTAINER = "probe"
 DEFAULT_SCC = "netattest-probe"
+#: the node pre-flight's debug pods: their namespace (topology-namespace slot), service account and OpenShift SCC
+NODE_CHECK_NAMESPACE = "node-checks"
+NODE_CHECK_SERVICE_ACCOUNT = "netattest-node-check"
+DEFAULT_NODE_SCC = "netattest-node-check"
 REQUIRED_SCC_ANNOTATION = "openshift.io/required-scc"
 PODSECURITY_LEVEL = "privileged"
 IMAGE_ENV = "NETATTEST_PROBE_IMAGE"
@@ -61,6 +65,7 @@ class ClusterOptions:
     probe_image: str = field(default_factory=default_probe_image)
     openshift: bool | None = None  # None: detect from the API groups
     scc: str = DEFAULT_SCC
+    node_scc: str = DEFAULT_NODE_SCC  # OpenShift SCC of the pre-flight's privileged host-network debug pods
     ttl: timedelta = names.DEFAULT_TTL
     node_inventory: bool = True  # host-network pods read the nodes' NICs (master MACs)
     keep: bool = False
@@ -101,13 +106,30 @@ class ClusterPlan:
     def labels(self, **extra: str) -> dict[str, str]:
         return names.run_labels(self.run_id, **extra)
 
+    @property
+    def node_check_namespace(self) -> str:
+        """Where the node pre-flight's debug pods live: a namespace of the run's own, never one of the topology's
+        (the target creates those later and refuses one that already exists)."""
+        slot = NODE_CHECK_NAMESPACE
+        while names.run_namespace(self.run_id, slot) in self.namespaces.values():
+            slot += "-x"
+        return names.run_namespace(self.run_id, slot)
+
     # -- documents -------------------------------------------------------------------------------------
     def namespace_manifest(self, topology_namespace: str) -> dict[str, Any]:
+        return self._namespace_doc(self.real_namespace(topology_namespace),
+                                   {names.LABEL_TOPOLOGY_NAMESPACE: topology_namespace})
+
+    def node_check_namespace_manifest(self) -> dict[str, Any]:
+        """The pre-flight's namespace: the run's labels and expiry (so ``netattest gc`` finds it by run id), and
+        PodSecurity ``privileged`` (the debug pods use the host's network, PIDs and filesystem)."""
+        return self._namespace_doc(self.node_check_namespace, {names.LABEL_ROLE: "node-check"})
+
+    def _namespace_doc(self, name: str, extra: dict[str, str]) -> dict[str, Any]:
         level = PODSECURITY_LEVEL
-        labels = self.labels(**{names.LABEL_TOPOLOGY_NAMESPACE: topology_namespace,
-                                "pod-security.kubernetes.io/enforce": level,
-                                "pod-security.kubernetes.io/audit": level,
-                                "pod-security.kubernetes.io/warn": level})
+        labels = self.labels(**extra, **{"pod-security.kubernetes.io/enforce": level,
+                                         "pod-security.kubernetes.io/audit": level,
+                                         "pod-security.kubernetes.io/warn": level})
         if self.openshift:  # keep OpenShift's label syncer from rewriting the PodSecurity labels
             labels["security.openshift.io/scc.podSecurityLabelSync"] = "false"
         annotations = {names.ANNOTATION_EXPIRES: names.expires_at(self.options.ttl, self.now),
@@ -115,8 +137,27 @@ class ClusterPlan:
         if self.created_by:
             annotations[names.ANNOTATION_CREATED_BY] = self.created_by
         return {"apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": self.real_namespace(topology_namespace), "labels": labels,
-                             "annotations": annotations}}
+                "metadata": {"name": name, "labels": labels, "annotations": annotations}}
+
+    def node_check_service_account_manifests(self) -> list[dict[str, Any]]:
+        """The debug pods' service account (no token) and, on OpenShift, its binding to the node SCC's
+        ClusterRole (deploy/rbac-openshift.yaml)."""
+        ns = self.node_check_namespace
+        docs: list[dict[str, Any]] = [{
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": NODE_CHECK_SERVICE_ACCOUNT, "namespace": ns, "labels": self.labels()},
+            "automountServiceAccountToken": False}]
+        if self.openshift:
+            docs.append({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": f"{NODE_CHECK_SERVICE_ACCOUNT}-scc", "namespace": ns, "labels": self.labels()},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                            "name": scc_cluster_role(self.options.node_scc)},
+                "subjects": [{"kind": "ServiceAccount", "name": NODE_CHECK_SERVICE_ACCOUNT, "namespace": ns}]})
+        return docs
+
+    def node_check_pod_annotations(self) -> dict[str, str]:
+        return {REQUIRED_SCC_ANNOTATION: self.options.node_scc} if self.openshift else {}
 
     def service_account_manifests(self, topology_namespace: str) -> list[dict[str, Any]]:
         ns = self.real_namespace(topology_namespace)

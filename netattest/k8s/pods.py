@@ -173,12 +173,19 @@ def admission_reason(exc: ClusterPermissionError, what: str) -> ClusterPermissio
 
 
 def wait_for_pods(cluster: Cluster, states: list[PodState], *, selector: str, timeout: float, grace: float,
-                  interval: float, progress: Callable[[str], None]) -> list[PodState]:
-    """Poll until every pod runs, or every pod left is blocked for ``grace`` s, or ``timeout`` passes."""
+                  interval: float, progress: Callable[[str], None],
+                  cancelled: Callable[[], bool] | None = None) -> list[PodState]:
+    """Poll until every pod runs, or every pod left is blocked for ``grace`` s, or ``timeout`` passes, or
+    ``cancelled()`` says the caller gave up (the pods left are then diagnosed "no longer waited for")."""
     start = time.monotonic()
     shown: dict[str, str] = {}
     namespaces = sorted({s.namespace for s in states})
     while True:
+        if cancelled is not None and cancelled():
+            for s in states:
+                if not s.running:
+                    s.diagnosis = Diagnosis("no longer waited for (the run is ending)", "ended", True)
+            return states
         now = time.monotonic()
         listed = {}
         for ns in namespaces:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from netattest.errors import ClusterAccessError, ClusterPermissionError, ProbeAgentError
-from netattest.k8s.channel import ChannelClosed
+from netattest.k8s.channel import ChannelClosed, Completed, run_to_end
 
 STDOUT, STDERR, STATUS = 1, 2, 3
 _open_lock = threading.Lock()
@@ -108,9 +108,10 @@ def _status_text(raw: Any) -> str:
     return str(data.get("message") or data.get("reason") or text)[:300]
 
 
-def open_exec(connection: Any, namespace: str, pod: str, container: str, command: Sequence[str]) \
-        -> WebSocketExecChannel:
-    """Start ``command`` in a pod's container with stdin/stdout/stderr attached (no TTY)."""
+def open_exec(connection: Any, namespace: str, pod: str, container: str, command: Sequence[str], *,
+              stdin: bool = True) -> WebSocketExecChannel:
+    """Start ``command`` in a pod's container with stdout/stderr (and stdin unless ``stdin=False``) attached, no
+    TTY."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
     from kubernetes.stream import stream
@@ -120,7 +121,7 @@ def open_exec(connection: Any, namespace: str, pod: str, container: str, command
     try:
         with _open_lock:
             ws = stream(api.connect_get_namespaced_pod_exec, pod, namespace, command=list(command),
-                        container=container, stdin=True, stdout=True, stderr=True, tty=False,
+                        container=container, stdin=stdin, stdout=True, stderr=True, tty=False,
                         _preload_content=False, binary=True)
     except ApiException as exc:
         reason = str(exc.reason or exc)
@@ -134,3 +135,14 @@ def open_exec(connection: Any, namespace: str, pod: str, container: str, command
         raise ProbeAgentError(f"exec into pod {where} failed on {connection.where}: {reason.splitlines()[0]}") \
             from None
     return WebSocketExecChannel(ws, f"exec {where}")
+
+
+def run_command(connection: Any, namespace: str, pod: str, container: str, command: Sequence[str], *,
+                timeout: float) -> Completed | None:
+    """Run ``command`` in a pod's container to its end, without stdin: one exec per command (the node checks'
+    testinfra backend). None when it did not end within ``timeout`` s."""
+    channel = open_exec(connection, namespace, pod, container, command, stdin=False)
+    try:
+        return run_to_end(channel, timeout)
+    finally:
+        channel.close()

@@ -7,12 +7,14 @@ leftovers too: a run creates its directory before any namespace and removes it l
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 
 from pyroute2 import netns
 
 from netattest.lab.lab import teardown_run
-from netattest.lab.state import STATE_ROOT, RunDir, known_runs
+from netattest.lab.state import STATE_ROOT, RunDir, known_runs, process_start_time, stale_staging_dirs
+from netattest.lab.wiring import remove_namespace
 from netattest.runid import parse_netns_name
 
 KEPT_FILE = "kept.json"
@@ -63,4 +65,27 @@ def collect(run_id: str | None = None, *, dry_run: bool = False, state_root=STAT
     if not dry_run:
         for leftover in targets:
             teardown_run(leftover.run_id, state_root)
+        if not run_id:
+            for staging in stale_staging_dirs(state_root):
+                shutil.rmtree(staging, ignore_errors=True)
+            for name in orphan_probe_namespaces():
+                remove_namespace(name)
     return targets
+
+
+KPROBE_PREFIX = "netattest-kprobe-"
+
+
+def orphan_probe_namespaces() -> list[str]:
+    """Kernel-feature probe namespaces (``netattest-kprobe-<pid>-<random>``) whose process is gone."""
+    orphans = []
+    for name in netns.listnetns():
+        if not name.startswith(KPROBE_PREFIX):
+            continue
+        try:
+            pid = int(name[len(KPROBE_PREFIX):].split("-")[0])
+        except ValueError:
+            continue
+        if process_start_time(pid) is None:
+            orphans.append(name)
+    return orphans

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Interface
@@ -24,6 +25,7 @@ from netattest.annotations import (NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATIO
 from netattest.errors import CniError, LabError
 from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
 from netattest.lab import cni, daemons
+from netattest.lab.capacity import check_neighbour_capacity, rx_dropped, table_fulls
 from netattest.lab.links import read_interfaces, read_routes
 from netattest.lab.nsenter import write_sysctls
 from netattest.lab.state import STATE_ROOT, RunDir
@@ -89,6 +91,7 @@ class Lab:
         if os.geteuid() != 0:
             raise LabError("the embedded lab needs root to create network namespaces. Fix: run as root, or "
                            "use --kernel uml, which runs the session as root inside a user-mode Linux kernel.")
+        check_neighbour_capacity(self.topology)
         self.run_dir.create(self.topology.source)
         self._built = True
         try:
@@ -115,11 +118,17 @@ class Lab:
 
     def down(self) -> list[str]:
         """Tear everything down; returns problems met on the way (teardown never stops half-way)."""
-        for ns in self._namespaces.values():
-            ns.close()
-        self._namespaces.clear()
-        problems = teardown_run(self.run_id, self.run_dir.path.parent)
-        self._built = False
+        # A second Ctrl-C or SIGTERM must not cut teardown short: hold them until it is done (they are delivered
+        # right after, so the session still stops), instead of leaving half a lab for gc.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+        try:
+            for ns in self._namespaces.values():
+                ns.close()
+            self._namespaces.clear()
+            problems = teardown_run(self.run_id, self.run_dir.path.parent)
+            self._built = False
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return problems
 
     # -- build -----------------------------------------------------------------------------------------------
@@ -289,6 +298,16 @@ class Lab:
         if record.statuses:
             record.manifest["metadata"]["annotations"][NETWORK_STATUS_ANNOTATION] = \
                 render_network_status(record.statuses)
+
+    def drop_counters(self) -> dict[str, int]:
+        """Drops the probe engine's own sockets cannot see: a full neighbour table, and frames the nodes and the
+        switch dropped on receive. A probe window during which any of these grew proves nothing by silence."""
+        counters = {"neighbour table full": table_fulls()}
+        for name, ns in self._namespaces.items():
+            role = parse_netns_name(name)
+            if role and role[1] in ("node", "fabric") and ns.ipr is not None:
+                counters[f"rx dropped in {role[1]} {role[2]}"] = rx_dropped(ns.ipr)
+        return counters
 
     # -- observe ---------------------------------------------------------------------------------------------
     def check(self) -> list[str]:

@@ -48,9 +48,18 @@ class RunDir:
         self.path = root / run_id
 
     def create(self, topology: str) -> Owner:
-        self.path.mkdir(parents=True, exist_ok=False)
+        """Create the directory *with* its owner record, atomically (a rename), so ``gc`` never sees a run
+        directory without an owner and mistakes a starting run for an abandoned one."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staging = self.path.parent / f".{self.run_id}.{os.getpid()}.tmp"
+        staging.mkdir()
         owner = Owner(self.run_id, os.getpid(), process_start_time(os.getpid()), topology, time.time())
-        self.write_json(OWNER_FILE, owner.__dict__)
+        (staging / OWNER_FILE).write_text(json.dumps(owner.__dict__, indent=2, sort_keys=True))
+        try:
+            staging.rename(self.path)  # fails if the run id exists already, like mkdir(exist_ok=False)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise FileExistsError(f"run directory {self.path} exists already")
         return owner
 
     def owner(self) -> Owner | None:
@@ -84,6 +93,20 @@ class RunDir:
 
 
 def known_runs(root: Path = STATE_ROOT) -> list[RunDir]:
+    """Run directories (staging directories of runs being created start with a dot and are not runs yet)."""
     if not root.is_dir():
         return []
-    return [RunDir(p.name, root) for p in sorted(root.iterdir()) if p.is_dir()]
+    return [RunDir(p.name, root) for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+
+
+def stale_staging_dirs(root: Path = STATE_ROOT) -> list[Path]:
+    """Staging directories whose creating process is gone (killed between mkdir and rename)."""
+    stale = []
+    for path in root.glob(".*.tmp") if root.is_dir() else []:
+        try:
+            pid = int(path.name.split(".")[2])
+        except (IndexError, ValueError):
+            continue
+        if process_start_time(pid) is None:
+            stale.append(path)
+    return stale

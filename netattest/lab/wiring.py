@@ -10,9 +10,52 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 from typing import Any
 
-from pyroute2 import IPRoute, netns
+import ctypes
+import errno
+import os
+import threading
+
+from pyroute2 import IPRoute
 
 from netattest.lab.nsenter import in_netns, netns_path, write_sysctls
+
+CLONE_NEWNET = 0x40000000
+MS_BIND = 4096
+MNT_DETACH = 2
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def create_netns(name: str) -> None:
+    """Create a named namespace as ``ip netns add`` does, but in a short-lived thread instead of a forked helper.
+
+    A forked helper (pyroute2's way) outlives a SIGKILLed owner and may create the namespace after ``gc`` has run,
+    and a signal landing in its at-fork callbacks is lost. A thread dies with the process: the namespace is either
+    bind-mounted or not, and an empty mount-point file left by a kill is removed by ``remove_namespace``.
+    """
+    path = netns_path(name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
+    failures: list[BaseException] = []
+
+    def unshare_and_pin() -> None:  # unshare(CLONE_NEWNET) changes only this thread
+        try:
+            _check(_libc.unshare(CLONE_NEWNET), "unshare")
+            _check(_libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND, None), "bind mount")
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            failures.append(exc)
+
+    worker = threading.Thread(target=unshare_and_pin, name=f"netns-{name}")
+    worker.start()
+    worker.join()
+    if failures:
+        remove_namespace(name)
+        raise failures[0]
 
 #: Lab namespaces drop IPv6 so that router solicitations and DAD never add noise to probe windows.
 QUIET_SYSCTLS = {
@@ -41,7 +84,7 @@ class Namespace:
 
     @classmethod
     def create(cls, name: str, sysctls: dict[str, str] | None = None) -> "Namespace":
-        netns.create(name)
+        create_netns(name)
         with in_netns(name):
             handle = IPRoute()
         ns = cls(name, handle)
@@ -135,8 +178,13 @@ class Fabric:
 
 
 def remove_namespace(name: str) -> None:
-    """Delete a namespace; links inside it die with it. 'Already gone' is not an error."""
+    """Delete a namespace (unmount and unlink its file); links inside it die with it. 'Already gone' and 'never
+    mounted' (a build killed between creating the file and mounting it) are not errors."""
+    path = netns_path(name)
+    if _libc.umount2(path.encode(), MNT_DETACH) != 0 and ctypes.get_errno() not in (errno.EINVAL, errno.ENOENT):
+        err = ctypes.get_errno()
+        raise OSError(err, f"umount {path}: {os.strerror(err)}")
     try:
-        netns.remove(name)
+        os.unlink(path)
     except FileNotFoundError:
         pass

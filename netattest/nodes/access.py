@@ -4,12 +4,13 @@
   ``netns://`` backend (:mod:`netattest.nodes.backend`).
 * :class:`HostspecNodeAccess` -- any testinfra host spec the user configures per node, SSH above all
   (``--node-host node1=ssh://core@10.0.0.11``); works for lab and cluster alike.
-* :class:`DebugPodNodeAccess` -- a cluster node through a short-lived host-network debug pod pinned to it
-  (testinfra's ``kubectl://`` backend). Creating and removing the pod needs the Kubernetes target, which is not
-  part of this version: it raises :class:`NodeAccessUnavailable`, naming the ways around it.
+* :class:`DebugPodNodeAccess` -- a cluster node through a short-lived privileged host-network debug pod pinned to
+  it (:func:`debug_pod_manifest`, created and removed by :class:`netattest.k8s.nodepods.NodeDebugPods`), its
+  commands run over the API server's exec by the ``k8sexec://`` backend (:mod:`netattest.nodes.k8sexec`) as
+  ``chroot /host /bin/sh -c ...``: the node's network, processes, binaries and files.
 
 Every access gives a testinfra ``Host`` plus ``root``, the path under which the node's own filesystem is visible
-to the commands ("" on the node itself, ``/host`` inside a debug pod that mounts the node's / there).
+to the commands ("" on the node itself and under the debug pod's chroot).
 """
 
 from __future__ import annotations
@@ -20,19 +21,18 @@ from typing import Any, Protocol
 import testinfra
 
 from netattest.errors import NetattestError
-from netattest.nodes import backend as _backend  # registers netns://
+from netattest.k8s import names
+from netattest.nodes import backend as _backend  # registers netns:// and k8sexec://
 
 DEBUG_POD_IMAGE = "docker.io/nicolaka/netshoot:v0.13"
-DEBUG_POD_ROOT = "/host"
-RUN_ID_LABEL = "netattest.io/run-id"
+DEBUG_POD_ROOT = "/host"  # where the debug pod mounts the node's / (read-only); commands chroot into it
+DEBUG_POD_CONTAINER = "node"
+DEBUG_POD_DEADLINE = 900  # seconds: the pod ends itself if the harness dies (netattest gc removes the object)
+RUN_ID_LABEL = names.LABEL_RUN_ID
 
 
 class NodeAccessError(NetattestError):
     """A node cannot be reached to read its facts."""
-
-
-class NodeAccessUnavailable(NodeAccessError):
-    """This kind of node access is not implemented in this version."""
 
 
 class NodeAccess(Protocol):
@@ -97,70 +97,81 @@ class HostspecNodeAccess:
         return None
 
 
-def debug_pod_manifest(node: str, run_id: str, namespace: str, image: str = DEBUG_POD_IMAGE) -> dict[str, Any]:
+def debug_pod_name(run_id: str, node: str) -> str:
+    return names.label_value(f"netattest-node-{run_id}-{node}".lower())
+
+
+def debug_pod_manifest(node: str, run_id: str, namespace: str, image: str = DEBUG_POD_IMAGE, *,
+                       service_account: str | None = None, annotations: dict[str, str] | None = None) \
+        -> dict[str, Any]:
     """The short-lived pod that gives commands the node's view: host network and PIDs, the node's / read-only
-    under /host, pinned by ``nodeName`` (no scheduler, no label needed), tolerating every taint, and deleting
-    itself after 15 minutes if the harness dies (``activeDeadlineSeconds``; ``netattest gc`` removes it by label)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": f"netattest-node-{run_id}-{node}"[:63].rstrip("-."),
-            "namespace": namespace,
-            "labels": {RUN_ID_LABEL: run_id, "netattest.io/role": "node-check", "netattest.io/node": node[:63]},
-        },
-        "spec": {
-            "nodeName": node,
-            "hostNetwork": True,
-            "hostPID": True,
-            "restartPolicy": "Never",
-            "activeDeadlineSeconds": 900,
-            "terminationGracePeriodSeconds": 0,
-            "tolerations": [{"operator": "Exists"}],
-            "containers": [{
-                "name": "node",
-                "image": image,
-                "command": ["sleep", "900"],
-                "securityContext": {"privileged": True},
-                "volumeMounts": [{"name": "host", "mountPath": DEBUG_POD_ROOT, "readOnly": True}],
-            }],
-            "volumes": [{"name": "host", "hostPath": {"path": "/"}}],
-        },
+    under /host (commands ``chroot`` into it, so they use the node's own binaries and see its files at their own
+    paths; hence privileged), pinned by ``nodeName`` (no scheduler, no label needed), tolerating every taint, and
+    ending itself after 15 minutes if the harness dies (``activeDeadlineSeconds``; ``netattest gc`` removes it by
+    label). It runs nothing but ``sleep``; no service account token."""
+    metadata: dict[str, Any] = {
+        "name": debug_pod_name(run_id, node),
+        "namespace": namespace,
+        "labels": names.run_labels(run_id, **{names.LABEL_ROLE: "node-check",
+                                              names.LABEL_NODE: names.label_value(node)}),
     }
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    spec: dict[str, Any] = {
+        "nodeName": node,
+        "hostNetwork": True,
+        "hostPID": True,
+        "restartPolicy": "Never",
+        "activeDeadlineSeconds": DEBUG_POD_DEADLINE,
+        "terminationGracePeriodSeconds": 0,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "tolerations": [{"operator": "Exists"}],
+        "containers": [{
+            "name": DEBUG_POD_CONTAINER,
+            "image": image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["sleep", str(DEBUG_POD_DEADLINE)],
+            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "128Mi"}},
+            "securityContext": {"privileged": True, "runAsUser": 0},
+            "volumeMounts": [{"name": "host", "mountPath": DEBUG_POD_ROOT, "readOnly": True}],
+        }],
+        "volumes": [{"name": "host", "hostPath": {"path": "/"}}],
+    }
+    if service_account:
+        spec["serviceAccountName"] = service_account
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
 
 class DebugPodNodeAccess:
-    """A cluster node through a host-network debug pod (testinfra's kubectl backend).
-
-    Intended flow, once the Kubernetes target exists: ``open`` creates :func:`debug_pod_manifest` through the
-    target's client in the run's namespace, waits until it runs (saying why when it does not), and returns
-    ``testinfra.get_host(f"kubectl://{pod}?namespace={ns}&container=node&kubeconfig={path}")``; ``close`` deletes
-    the pod. Commands then see the node's network namespace and processes directly and its files under /host.
-    """
+    """A cluster node through its debug pod: ``open`` has ``pods`` (:class:`netattest.k8s.nodepods.NodeDebugPods`)
+    create the pod and wait until it runs (saying why when it does not), then returns a ``k8sexec://`` host whose
+    commands run as ``chroot /host /bin/sh -c ...`` in it; ``close`` deletes the pod."""
 
     kind = "debug-pod"
-    root = DEBUG_POD_ROOT
+    root = ""  # under the chroot the node's files are at their own paths
 
-    def __init__(self, node: str, run_id: str, namespace: str, *, image: str = DEBUG_POD_IMAGE,
-                 kubeconfig: str | None = None) -> None:
+    def __init__(self, node: str, pods: Any) -> None:
         self.node = node
-        self.run_id = run_id
-        self.namespace = namespace
-        self.image = image
-        self.kubeconfig = kubeconfig
-        self.manifest = debug_pod_manifest(node, run_id, namespace, image)
+        self.pods = pods
+        self.opened = False
 
     def describe(self) -> str:
-        return f"debug pod {self.namespace}/{self.manifest['metadata']['name']} on node {self.node}"
+        return (f"debug pod {self.pods.namespace}/{debug_pod_name(self.pods.run_id, self.node)} on node {self.node} "
+                f"(k8sexec://, chroot {DEBUG_POD_ROOT})")
 
     def open(self) -> Any:
-        raise NodeAccessUnavailable(
-            f"node {self.node}: reaching cluster nodes through a host-network debug pod is not available yet (it "
-            "needs the Kubernetes target to create and remove the pod). Fix: give SSH access per node with "
-            f"--node-host {self.node}=ssh://USER@ADDRESS, or run without the node checks: --skip-preflight")
+        from netattest.nodes.k8sexec import exec_host
+
+        self.opened = True
+        namespace, pod = self.pods.start(self.node)
+        return exec_host(pod, namespace, connection=self.pods.connection, container=DEBUG_POD_CONTAINER,
+                         chroot=DEBUG_POD_ROOT, timeout=self.pods.command_timeout)
 
     def close(self) -> None:
-        return None
+        if self.opened:
+            self.pods.release(self.node)
+            self.opened = False
 
 
 def parse_node_map(values: list[str] | None, option: str) -> tuple[dict[str, list[str]], list[str]]:

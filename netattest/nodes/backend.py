@@ -42,13 +42,14 @@ class NetnsBackend(base.BaseBackend):
 
 
 def register() -> None:
-    """Make ``netns://`` a testinfra connection type.
+    """Make ``netns://`` (and ``k8sexec://``, :mod:`netattest.nodes.k8sexec`) testinfra connection types.
 
     testinfra looks backends up by URL scheme in the plain dict ``testinfra.backend.BACKENDS`` (class paths,
     imported on demand) and has no entry point for third-party backends; this is the one place netattest adds
-    its scheme to it. Idempotent; importing this module registers it.
+    its schemes to it. Idempotent; importing this module registers them.
     """
     testinfra.backend.BACKENDS.setdefault(NAME, f"{__name__}.NetnsBackend")
+    testinfra.backend.BACKENDS.setdefault("k8sexec", "netattest.nodes.k8sexec.K8sExecBackend")
 
 
 register()

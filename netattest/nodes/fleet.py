@@ -37,9 +37,13 @@ class NodeSubject:
 
 def plan_subjects(topology: Topology, accesses: dict[str, NodeAccess], *,
                   bin_dirs_per_node: dict[str, list[str]] | None = None,
-                  bin_dirs_everywhere: list[str] | None = None) -> dict[str, NodeSubject]:
+                  bin_dirs_everywhere: list[str] | None = None,
+                  only: set[str] | None = None) -> dict[str, NodeSubject]:
+    """One subject per topology node (or per node in ``only``: the nodes the selected checks look at)."""
     subjects = {}
     for node in topology.nodes:
+        if only is not None and node.name not in only:
+            continue
         access = accesses[node.name]
         lab = isinstance(access, LabNodeAccess)
         default_dirs = LAB_CNI_BIN_DIRS if lab else CLUSTER_CNI_BIN_DIRS
@@ -64,9 +68,16 @@ def _collect_one(subject: NodeSubject) -> None:
 
 
 def collect(subjects: dict[str, NodeSubject], workers: int = 8) -> None:
-    """Read every node's facts, nodes in parallel (each node's commands are separate processes)."""
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(subjects)))) as pool:
+    """Read every node's facts, nodes in parallel (each node's commands are separate processes). On Ctrl-C the
+    nodes not started yet are dropped and this returns at once: the caller's cleanup (closing the accesses, which
+    deletes debug pods) must not wait for nodes still being read."""
+    if not subjects:
+        return
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(subjects))))
+    try:
         list(pool.map(_collect_one, subjects.values()))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def close(subjects: dict[str, NodeSubject]) -> None:

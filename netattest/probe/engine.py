@@ -245,27 +245,35 @@ def _sum16(data: bytes) -> int:
 
 
 def _bpf_program() -> bytes:
-    """Classic BPF: keep ARP and IPv4/ICMP frames that this host did not send and that are addressed to it.
+    """Classic BPF: keep only ARP replies and ICMP echo replies that this host did not send and that are addressed
+    to it — the only frames the engine matches.
 
     Frames for another MAC (PACKET_OTHERHOST) are dropped too: the pod's own kernel would not see them either.
+    Dropping ARP *requests* matters at scale: every broadcast who-has of a VLAN lands on every probe socket of that
+    VLAN (about 50 frames read per probe sent in a 200-pod lab, 1.24 million per window, before this filter).
     """
-    ld_w_abs, ld_h_abs, ld_b_abs, jeq_k, ret_k = 0x20, 0x28, 0x30, 0x15, 0x06
-    accept, drop = 8, 9
+    ld_w_abs, ld_h_abs, ld_b_abs, jeq_k, ret_k, ldx_msh, ld_b_ind = 0x20, 0x28, 0x30, 0x15, 0x06, 0xB1, 0x50
+    accept, drop = 13, 14
 
-    def jeq(pc: int, k: int, jt: int | None, jf: int | None) -> tuple[int, int, int, int]:
-        return (jeq_k, 0 if jt is None else jt - pc - 1, 0 if jf is None else jf - pc - 1, k)
+    def jeq(pc: int, k: int, jt: int, jf: int) -> tuple[int, int, int, int]:
+        return (jeq_k, jt - pc - 1, jf - pc - 1, k)
 
     insns = [
         (ld_w_abs, 0, 0, 0xFFFFF000 + 4),  # 0: A = pkttype (SKF_AD_OFF + SKF_AD_PKTTYPE)
-        jeq(1, PACKET_OUTGOING, drop, None),  # 1
-        jeq(2, PACKET_OTHERHOST, drop, None),  # 2
+        jeq(1, PACKET_OUTGOING, drop, 2),  # 1
+        jeq(2, PACKET_OTHERHOST, drop, 3),  # 2
         (ld_h_abs, 0, 0, 12),  # 3: A = ethertype
-        jeq(4, 0x0806, accept, None),  # 4: ARP
-        jeq(5, 0x0800, None, drop),  # 5: IPv4 ...
-        (ld_b_abs, 0, 0, 23),  # 6: A = IP protocol
-        jeq(7, 1, accept, drop),  # 7: ... carrying ICMP
-        (ret_k, 0, 0, 0xFFFF),  # 8: accept
-        (ret_k, 0, 0, 0),  # 9: drop
+        jeq(4, 0x0806, 5, 7),  # 4: ARP ...
+        (ld_h_abs, 0, 0, 20),  # 5: A = ARP opcode
+        jeq(6, 2, accept, drop),  # 6: ... replies only
+        jeq(7, 0x0800, 8, drop),  # 7: IPv4 ...
+        (ld_b_abs, 0, 0, 23),  # 8: A = IP protocol
+        jeq(9, 1, 10, drop),  # 9: ... carrying ICMP
+        (ldx_msh, 0, 0, 14),  # 10: X = IP header length
+        (ld_b_ind, 0, 0, 14),  # 11: A = ICMP type
+        jeq(12, 0, accept, drop),  # 12: echo replies only
+        (ret_k, 0, 0, 0xFFFF),  # 13: accept
+        (ret_k, 0, 0, 0),  # 14: drop
     ]
     return b"".join(struct.pack("=HBBI", *insn) for insn in insns)
 

@@ -707,7 +707,8 @@ def options_from_pytest(config: Any) -> ClusterOptions:
     openshift = {"auto": None, "yes": True, "no": False}[opt("openshift", "auto")]
     kwargs: dict[str, Any] = {
         "kubeconfig": opt("kubeconfig"), "context": opt("context"), "provision": opt("provision", "direct"),
-        "openshift": openshift, "scc": opt("scc", "netattest-probe"), "node_inventory": opt("node_inventory", True),
+        "openshift": openshift, "scc": opt("scc", "netattest-probe"),
+        "node_scc": opt("node_scc", "netattest-node-check"), "node_inventory": opt("node_inventory", True),
         "keep": bool(opt("keep", False)), "pod_timeout": float(opt("pod_timeout", 300.0)),
     }
     image = opt("probe_image")

@@ -532,9 +532,11 @@ def _ifname_problem(value: str) -> str | None:
         return f"is {size} bytes long; Linux interface names have at most 15"
     if value in (".", ".."):
         return "is '.' or '..', which Linux refuses"
-    bad = sorted({c for c in value if c in "/:" or c.isspace()})
+    bad = sorted({c for c in value if c in "/:%" or not "!" <= c <= "~"})
     if bad:
-        return "contains " + ", ".join(repr(c) for c in bad) + ", which Linux refuses in interface names"
+        # '%' is a template to the kernel (n%d becomes n0), so the interface would not get the name asked for
+        return ("contains " + ", ".join(repr(c) for c in bad) + ", which Linux refuses or rewrites in interface "
+                "names (use printable ASCII without '/', ':', '%' or spaces)")
     return None
 
 

@@ -1,0 +1,76 @@
+"""Host limits a lab shares with the host, checked before building and watched during probing.
+
+The kernel keeps *one* neighbour (ARP) table for all network namespaces, capped by the root namespace's
+``gc_thresh3``. A probe window in which every member of a VLAN resolves every other member can fill it; targets
+then drop ARP requests without answering, which would read as "no L2 path" for healthy pairs (and starve the host
+and concurrent labs). Broadcast queues of macvlan masters drop frames silently at scale too. Both become a refusal
+before the build, or a *broken* window — never a network failure.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from netattest.errors import LabError
+from netattest.topology.model import Topology
+
+GC_THRESH3 = Path("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+ARP_STATS = Path("/proc/net/stat/arp_cache")
+HOST_HEADROOM = 256  # entries left for the host's own neighbours and concurrent labs
+
+
+def neighbour_entries_needed(topology: Topology) -> int:
+    """ARP entries a full probe window creates: every member of a VLAN learns every member that ARPs it."""
+    sizes: Counter[str] = Counter()
+    for pod in topology.pods:
+        for net in pod.networks:
+            namespace = net.namespace or pod.namespace
+            sizes[topology.attachment(namespace, net.attachment).network] += 1
+    for host in topology.external_hosts:
+        sizes[host.network] += 1
+    for node in topology.nodes:
+        for nic in node.nics:
+            if nic.address and nic.network:
+                sizes[nic.network] += 1
+    return sum(n * n for n in sizes.values())
+
+
+def check_neighbour_capacity(topology: Topology) -> None:
+    try:
+        limit = int(GC_THRESH3.read_text())
+    except (OSError, ValueError):
+        return
+    needed = neighbour_entries_needed(topology)
+    if needed + HOST_HEADROOM > limit:
+        want = 1 << (needed + HOST_HEADROOM).bit_length()
+        raise LabError(
+            f"{topology.source}: this lab's probe window needs about {needed} ARP entries, but the host's neighbour "
+            f"table (shared by every network namespace) holds at most {limit} (net.ipv4.neigh.default.gc_thresh3); "
+            "a full table makes healthy pairs look unreachable. Fix: sysctl -w "
+            f"net.ipv4.neigh.default.gc_thresh2={want // 2} net.ipv4.neigh.default.gc_thresh3={want}, or split "
+            "the topology")
+
+
+def table_fulls() -> int:
+    """How often the neighbour table was full (summed over CPUs, from /proc/net/stat/arp_cache)."""
+    try:
+        lines = ARP_STATS.read_text().split("\n")
+    except OSError:
+        return 0
+    header = lines[0].split()
+    if "table_fulls" not in header:
+        return 0
+    column = header.index("table_fulls")
+    return sum(int(line.split()[column], 16) for line in lines[1:] if line.strip())
+
+
+def rx_dropped(ipr: Any) -> int:
+    """Frames the interfaces of one namespace dropped on receive (macvlan broadcast queues, backlogs)."""
+    total = 0
+    for link in ipr.get_links():
+        stats = link.get_attr("IFLA_STATS64") or link.get_attr("IFLA_STATS")
+        if stats:
+            total += int(stats.get("rx_dropped", 0))
+    return total
