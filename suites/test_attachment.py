@@ -66,6 +66,9 @@ def test_pod_interface(pod_interface: Subject, inventory: Inventory, topology: T
         expect(sorted(iface.addresses) == sorted(str(i) for i in wanted.ips),
                f"{view.label} {iface.name} has addresses {list(iface.addresses)}, expected "
                f"{[str(i) for i in wanted.ips]}")
+    if wanted.mac:
+        expect(iface.mac.lower() == wanted.mac.lower(),
+               f"{view.label} {iface.name} has MAC {iface.mac}, but the networks annotation asks for {wanted.mac}")
     subnet = topology.network(att.network).subnet
     outside = [a for a in iface.addresses if ip_interface(a).ip not in subnet]
     expect(iface.addresses and not outside,
