@@ -5,7 +5,7 @@ is a round trip (``ip netns exec`` natively costs ~4 ms, but ~100 ms inside the 
 more): all links with their details and addresses come from one ``ip -d -j addr show`` (testinfra's
 ``host.interface(name)`` costs two commands per interface and lacks kind, VLAN id and receive-mode counters), all
 ARP sysctls from one read of /proc/sys (``host.sysctl`` is one command per key). testinfra's own modules read what
-is per item anyway: ``host.file`` (CNI binaries, the dhcp daemon's socket) and ``host.process`` (the daemon).
+is per item anyway: ``host.file`` (CNI binaries, the dhcp daemon's socket) and ``ps`` (the daemon).
 Facts are collected once per node and judged by :mod:`netattest.nodes.checks`; they are also the node side of the
 evidence (``nodes.json``).
 
@@ -164,16 +164,25 @@ def _find_binary(host: Any, root: str, bin_dirs: Iterable[str], binary: str) -> 
 
 
 def _dhcp_daemons(host: Any, root: str) -> tuple[DhcpDaemon, ...]:
+    """The CNI dhcp daemons running on the node. Read with a plain ``ps -eo pid=,comm=,args=`` rather than
+    testinfra's ``host.process``, which asks ps for start times and fails where the kernel reports no boot time
+    (user-mode Linux, some containers)."""
     daemons = []
-    for proc in host.process.filter(comm="dhcp"):
-        args = str(proc.args)
+    listing = host.run("ps -ww -eo pid=,comm=,args=")  # -ww: never cut the arguments
+    if listing.rc != 0:
+        raise RuntimeError(f"ps failed: {listing.stderr.strip()}")
+    for line in listing.stdout.splitlines():
+        fields = line.split(None, 2)
+        if len(fields) < 3 or fields[1] != "dhcp":
+            continue
+        pid, args = fields[0], fields[2]
         words = args.split()
         if "daemon" not in words:
             continue
         socket = DHCP_DEFAULT_SOCKET
         if "-socketpath" in words and words.index("-socketpath") + 1 < len(words):
             socket = words[words.index("-socketpath") + 1]
-        daemons.append(DhcpDaemon(int(proc.pid), args, socket, host.file(root + socket).is_socket))
+        daemons.append(DhcpDaemon(int(pid), args, socket, host.file(root + socket).is_socket))
     return tuple(daemons)
 
 
