@@ -298,25 +298,40 @@ class _Template:
     icmp_sum: int  # sum of the ICMP message with checksum, id, seq and attempt zero
 
 
-def _build_template(ep: Endpoint) -> _Template:
-    from scapy.layers.inet import ICMP, IP
-    from scapy.layers.l2 import ARP, Ether
+_BASE_FRAMES: tuple[bytes, bytes] | None = None
 
-    src_mac = _mac_str(_mac_bytes(ep.mac))
-    _ip_bytes(ep.ip)
-    arp = bytes(
-        Ether(src=src_mac, dst="ff:ff:ff:ff:ff:ff", type=0x0806)
-        / ARP(op=1, hwsrc=src_mac, psrc=ep.ip, hwdst="00:00:00:00:00:00", pdst="0.0.0.0")
-    )
-    payload = b"\x00\x00" + _ICMP_MAGIC + b"\x00" * (_ICMP_PAYLOAD_LEN - 2 - len(_ICMP_MAGIC))
-    icmp = bytes(
-        Ether(src=src_mac, dst="00:00:00:00:00:00", type=0x0800)
-        / IP(src=ep.ip, dst="0.0.0.0", ttl=64, id=0, flags="DF")
-        / ICMP(type=8, code=0, id=0, seq=0)
-        / payload
-    )
-    if len(arp) != 42 or len(icmp) != 14 + 20 + 8 + _ICMP_PAYLOAD_LEN:
-        raise ProbeError("unexpected template layout from scapy")
+
+def _base_frames() -> tuple[bytes, bytes]:
+    """The ARP and ICMP frames, built once with scapy for a blank source; endpoints patch in their MAC and IP
+    (building per endpoint with scapy cost ~3 ms each: 0.6 s for a 200-pod matrix)."""
+    global _BASE_FRAMES
+    if _BASE_FRAMES is None:
+        from scapy.layers.inet import ICMP, IP
+        from scapy.layers.l2 import ARP, Ether
+
+        blank_mac, blank_ip = "00:00:00:00:00:00", "0.0.0.0"
+        arp = bytes(
+            Ether(src=blank_mac, dst="ff:ff:ff:ff:ff:ff", type=0x0806)
+            / ARP(op=1, hwsrc=blank_mac, psrc=blank_ip, hwdst="00:00:00:00:00:00", pdst="0.0.0.0")
+        )
+        payload = b"\x00\x00" + _ICMP_MAGIC + b"\x00" * (_ICMP_PAYLOAD_LEN - 2 - len(_ICMP_MAGIC))
+        icmp = bytes(
+            Ether(src=blank_mac, dst="00:00:00:00:00:00", type=0x0800)
+            / IP(src=blank_ip, dst="0.0.0.0", ttl=64, id=0, flags="DF")
+            / ICMP(type=8, code=0, id=0, seq=0)
+            / payload
+        )
+        if len(arp) != 42 or len(icmp) != 14 + 20 + 8 + _ICMP_PAYLOAD_LEN:
+            raise ProbeError("unexpected template layout from scapy")
+        _BASE_FRAMES = (arp, icmp)
+    return _BASE_FRAMES
+
+
+def _build_template(ep: Endpoint) -> _Template:
+    mac, ip = _mac_bytes(ep.mac), _ip_bytes(ep.ip)
+    base_arp, base_icmp = _base_frames()
+    arp = base_arp[:6] + mac + base_arp[12:22] + mac + ip + base_arp[32:]  # Ether src, ARP sha + spa
+    icmp = base_icmp[:6] + mac + base_icmp[12:26] + ip + base_icmp[30:]  # Ether src, IP src
     ip_hdr = icmp[14:24] + b"\x00\x00" + icmp[26:30] + b"\x00\x00\x00\x00"
     icmp_msg = icmp[34:36] + b"\x00" * 8 + icmp[44:]  # type/code; checksum, id, seq and attempt zero
     return _Template(arp=arp, icmp=icmp, icmp_ip_sum=_sum16(ip_hdr), icmp_sum=_sum16(icmp_msg))
