@@ -257,3 +257,20 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float) ->
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def create_support_object(cluster: Any, doc: dict[str, Any], purpose: str, scc: str) -> None:
+    """Create a ServiceAccount or its SCC RoleBinding (see ``Plan._service_account_docs``); a refused binding names
+    the permission the harness's user lacks."""
+    ns, name = doc["metadata"]["namespace"], doc["metadata"]["name"]
+    if doc["kind"] == "ServiceAccount":
+        cluster.call(f"creating service account {ns}/{name}", cluster.core.create_namespaced_service_account, ns, doc)
+        return
+    role = doc["roleRef"]["name"]
+    try:
+        cluster.call(f"binding service account {ns}/{name} to ClusterRole {role}",
+                     cluster.rbac.create_namespaced_role_binding, ns, doc)
+    except ClusterPermissionError as exc:
+        raise ClusterPermissionError(
+            f"{exc} (to let the {purpose} use SCC {scc}, the harness's user needs 'bind' on ClusterRole {role}, "
+            "as granted in deploy/rbac-openshift.yaml)") from None

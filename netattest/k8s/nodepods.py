@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from netattest.k8s.api import create_support_object
 from netattest.errors import ClusterError, ClusterPermissionError
 from netattest.k8s import names
 from netattest.k8s.plan import NODE_CHECK_SERVICE_ACCOUNT, ClusterOptions, ClusterPlan
@@ -113,19 +114,7 @@ class NodeDebugPods:
                       f"{' (OpenShift, SCC ' + options.node_scc + ')' if openshift else ''}")
 
     def _create_support_object(self, doc: dict[str, Any]) -> None:
-        ns, name = doc["metadata"]["namespace"], doc["metadata"]["name"]
-        if doc["kind"] == "ServiceAccount":
-            self.cluster.call(f"creating service account {ns}/{name}",
-                              self.cluster.core.create_namespaced_service_account, ns, doc)
-            return
-        role = doc["roleRef"]["name"]
-        try:
-            self.cluster.call(f"binding service account {ns}/{name} to ClusterRole {role}",
-                              self.cluster.rbac.create_namespaced_role_binding, ns, doc)
-        except ClusterPermissionError as exc:
-            raise ClusterPermissionError(
-                f"{exc} (to let the node debug pods use SCC {self.options.node_scc}, the harness's user needs "
-                f"'bind' on ClusterRole {role}, as granted in deploy/rbac-openshift.yaml)") from None
+        create_support_object(self.cluster, doc, "node debug pods", self.options.node_scc)
 
     # -- per node --------------------------------------------------------------------------------------------
     def pod_name(self, node: str) -> str | None:

@@ -142,36 +142,29 @@ class ClusterPlan:
     def node_check_service_account_manifests(self) -> list[dict[str, Any]]:
         """The debug pods' service account (no token) and, on OpenShift, its binding to the node SCC's
         ClusterRole (deploy/rbac-openshift.yaml)."""
-        ns = self.node_check_namespace
-        docs: list[dict[str, Any]] = [{
-            "apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": NODE_CHECK_SERVICE_ACCOUNT, "namespace": ns, "labels": self.labels()},
-            "automountServiceAccountToken": False}]
-        if self.openshift:
-            docs.append({
-                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                "metadata": {"name": f"{NODE_CHECK_SERVICE_ACCOUNT}-scc", "namespace": ns, "labels": self.labels()},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                            "name": scc_cluster_role(self.options.node_scc)},
-                "subjects": [{"kind": "ServiceAccount", "name": NODE_CHECK_SERVICE_ACCOUNT, "namespace": ns}]})
-        return docs
+        return self._service_account_docs(self.node_check_namespace, NODE_CHECK_SERVICE_ACCOUNT,
+                                          self.options.node_scc)
 
     def node_check_pod_annotations(self) -> dict[str, str]:
         return {REQUIRED_SCC_ANNOTATION: self.options.node_scc} if self.openshift else {}
 
     def service_account_manifests(self, topology_namespace: str) -> list[dict[str, Any]]:
-        ns = self.real_namespace(topology_namespace)
+        return self._service_account_docs(self.real_namespace(topology_namespace), PROBE_SERVICE_ACCOUNT,
+                                          self.options.scc)
+
+    def _service_account_docs(self, ns: str, account: str, scc: str) -> list[dict[str, Any]]:
+        """A service account without a token and, on OpenShift, its binding to the ClusterRole using ``scc``."""
         docs: list[dict[str, Any]] = [{
             "apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": PROBE_SERVICE_ACCOUNT, "namespace": ns, "labels": self.labels()},
+            "metadata": {"name": account, "namespace": ns, "labels": self.labels()},
             "automountServiceAccountToken": False}]
         if self.openshift:
             docs.append({
                 "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-                "metadata": {"name": f"{PROBE_SERVICE_ACCOUNT}-scc", "namespace": ns, "labels": self.labels()},
+                "metadata": {"name": f"{account}-scc", "namespace": ns, "labels": self.labels()},
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                            "name": scc_cluster_role(self.options.scc)},
-                "subjects": [{"kind": "ServiceAccount", "name": PROBE_SERVICE_ACCOUNT, "namespace": ns}]})
+                            "name": scc_cluster_role(scc)},
+                "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ns}]})
         return docs
 
     def nad_config(self, attachment: Attachment) -> str:

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from netattest.annotations import NETWORK_STATUS_ANNOTATION, parse_network_status
+from netattest.k8s.api import create_support_object
 from netattest.errors import AnnotationError, ClusterError, ClusterPermissionError, NetattestError, ProbeAgentError
 from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
 from netattest.k8s import names
@@ -303,18 +304,7 @@ class KubernetesTarget:
         self._refreshed = time.monotonic()
 
     def _create_support_object(self, doc: dict[str, Any]) -> None:
-        ns, name = doc["metadata"]["namespace"], doc["metadata"]["name"]
-        if doc["kind"] == "ServiceAccount":
-            self.cluster.call(f"creating service account {ns}/{name}",
-                              self.cluster.core.create_namespaced_service_account, ns, doc)
-            return
-        try:
-            self.cluster.call(f"binding service account {ns}/{name} to ClusterRole {doc['roleRef']['name']}",
-                              self.cluster.rbac.create_namespaced_role_binding, ns, doc)
-        except ClusterPermissionError as exc:
-            raise ClusterPermissionError(
-                f"{exc} (to let the probe pods use SCC {self.options.scc}, the harness's user needs 'bind' on "
-                f"ClusterRole {doc['roleRef']['name']}, as granted in deploy/rbac-openshift.yaml)") from None
+        create_support_object(self.cluster, doc, "probe pods", self.options.scc)
 
     # -- 3. NADs -----------------------------------------------------------------------------------------
     def _provision(self) -> None:
