@@ -46,6 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from netattest.sandbox.uml import live_group_members
 from netattest.lab.state import STATE_ROOT  # noqa: E402
 from netattest.runid import parse_netns_name  # noqa: E402
 
@@ -181,17 +182,7 @@ def children_of(pid: int) -> list[int]:
 
 
 def group_members(pgid: int) -> list[int]:
-    members = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                members.append(int(entry))
-    return members
+    return live_group_members(pgid)  # the sandbox's own check that a killed process group is really gone
 
 
 # ------------------------------------------------------------------------------------------------- running

@@ -194,12 +194,21 @@ class ClusterPlan:
             annotations[NETWORKS_ANNOTATION] = render_networks_annotation(selections, ns)
         if self.openshift:
             annotations[REQUIRED_SCC_ANNOTATION] = self.options.scc
+        return self._idle_pod(
+            pod.name, ns, self.labels(**{names.LABEL_ROLE: "probe", names.LABEL_POD: pod.name}), annotations,
+            spec={"nodeSelector": dict(pod.node_selector)},
+            resources={"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+            security={"runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
+                      "capabilities": {"drop": ["ALL"], "add": ["NET_RAW"]}})
+
+    def _idle_pod(self, name: str, namespace: str, labels: dict[str, str], annotations: dict[str, str], *,
+                  spec: dict[str, Any], resources: dict[str, Any], security: dict[str, Any]) -> dict[str, Any]:
+        """A pod whose one container idles in the probe image; the agent is streamed into it over exec later."""
         return {
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": pod.name, "namespace": ns, "annotations": annotations,
-                         "labels": self.labels(**{names.LABEL_ROLE: "probe", names.LABEL_POD: pod.name})},
+            "metadata": {"name": name, "namespace": namespace, "annotations": annotations, "labels": labels},
             "spec": {
-                "nodeSelector": dict(pod.node_selector),
+                **spec,
                 "serviceAccountName": PROBE_SERVICE_ACCOUNT,
                 "automountServiceAccountToken": False,
                 "enableServiceLinks": False,
@@ -210,44 +219,22 @@ class ClusterPlan:
                     "image": self.options.probe_image,
                     "imagePullPolicy": "IfNotPresent",
                     "command": list(IDLE_COMMAND),
-                    "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-                    "securityContext": {
-                        "runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
-                        "capabilities": {"drop": ["ALL"], "add": ["NET_RAW"]},
-                    },
+                    "resources": resources,
+                    "securityContext": security,
                 }],
             },
         }
 
     def node_pod_manifest(self, node: str) -> dict[str, Any]:
         """A host-network pod on ``node`` that only reads interfaces (no capability, not root)."""
-        manifest = {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": names.node_pod_name(node), "namespace": self.inventory_namespace,
-                         "labels": self.labels(**{names.LABEL_ROLE: "node-inventory",
-                                                  names.LABEL_NODE: names._shorten(node, 63)}),
-                         "annotations": ({REQUIRED_SCC_ANNOTATION: self.options.scc} if self.openshift else {})},
-            "spec": {
-                "nodeName": node,
-                "hostNetwork": True,
-                "tolerations": [{"operator": "Exists"}],
-                "serviceAccountName": PROBE_SERVICE_ACCOUNT,
-                "automountServiceAccountToken": False,
-                "enableServiceLinks": False,
-                "restartPolicy": "Never",
-                "terminationGracePeriodSeconds": 0,
-                "containers": [{
-                    "name": PROBE_CONTAINER,
-                    "image": self.options.probe_image,
-                    "imagePullPolicy": "IfNotPresent",
-                    "command": list(IDLE_COMMAND),
-                    "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-                    "securityContext": {"runAsUser": 65534, "runAsNonRoot": True,
-                                        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                }],
-            },
-        }
-        return manifest
+        return self._idle_pod(
+            names.node_pod_name(node), self.inventory_namespace,
+            self.labels(**{names.LABEL_ROLE: "node-inventory", names.LABEL_NODE: names._shorten(node, 63)}),
+            {REQUIRED_SCC_ANNOTATION: self.options.scc} if self.openshift else {},
+            spec={"nodeName": node, "hostNetwork": True, "tolerations": [{"operator": "Exists"}]},
+            resources={"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+            security={"runAsUser": 65534, "runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                      "capabilities": {"drop": ["ALL"]}})
 
     def operator_patch(self, current: list[dict[str, Any]] | None) -> dict[str, Any]:
         """The merge patch that adds this run's entries to the operator's current ``additionalNetworks``."""

@@ -328,7 +328,7 @@ def _exited(pid: int) -> bool:
         return True
 
 
-def _live_members(pgid: int) -> list[int]:
+def live_group_members(pgid: int) -> list[int]:
     """Processes of group ``pgid`` that are not yet dead (zombies waiting for a reaper do not count)."""
     members = []
     for entry in os.listdir("/proc"):
@@ -349,7 +349,7 @@ def _kill_group(pgid: int, wait: float = 5.0) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
     deadline = time.monotonic() + wait
-    while _live_members(pgid) and time.monotonic() < deadline:
+    while live_group_members(pgid) and time.monotonic() < deadline:
         time.sleep(0.02)
 
 
