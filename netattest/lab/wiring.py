@@ -13,6 +13,7 @@ from typing import Any
 import ctypes
 import errno
 import os
+import signal
 import threading
 
 from pyroute2 import IPRoute
@@ -51,8 +52,14 @@ def create_netns(name: str) -> None:
             failures.append(exc)
 
     worker = threading.Thread(target=unshare_and_pin, name=f"netns-{name}")
-    worker.start()
-    worker.join()
+    # Hold Ctrl-C/SIGTERM for the few microseconds of the worker: an interrupt raised while joining would let the
+    # namespace appear after teardown has listed the run's namespaces.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+    try:
+        worker.start()
+        worker.join()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
     if failures:
         remove_namespace(name)
         raise failures[0]
