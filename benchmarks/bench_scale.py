@@ -257,7 +257,8 @@ def main() -> int:
     from netattest.lab.lab import Lab, run_namespaces
     from netattest.lab.state import RunDir
     from netattest.matrix import plan, sanity_targets
-    from netattest.probe.engine import Probe, ProbeEngine
+    from netattest.probe.engine import Probe
+    from netattest.targets.lab import LabTarget
     from netattest.topology import load_topology_text
 
     if "replies-bpf" in args.experiment:
@@ -283,8 +284,8 @@ def main() -> int:
     rss_start = peak_rss_mb()
     topology = load_topology_text(text, f"scale-{args.nodes}n-{args.vlans}v-{args.pods}p.yaml")
     checks = plan(topology)
-    lab = Lab(topology)
-    engine = ProbeEngine(timeout=args.timeout)
+    target = LabTarget(topology, timeout=args.timeout)  # the product's path: drops outside the sockets count
+    lab, engine = target.lab, target.engine
     needed = neighbours_needed(topology)
     saved = read_thresholds()
     if saved[2] < 2 * needed and not args.keep_neigh_limits:
@@ -302,17 +303,13 @@ def main() -> int:
         figures["up_s"] = time.perf_counter() - start
         figures["namespaces"] = len(run_namespaces(lab.run_id))
 
-        class Prober:
-            def probe(self, probes):  # the lab target's probe(): one engine, one window
-                return engine.run(probes)
-
         profiler = None
         if args.profile:
             import cProfile
             profiler = cProfile.Profile()
             profiler.enable()
         start = time.perf_counter()
-        matrix = run_matrix(checks, inventory, Prober(), sanity_targets(topology))
+        matrix = run_matrix(checks, inventory, target, sanity_targets(topology))
         figures["matrix_s"] = matrix_s = time.perf_counter() - start
         if profiler is not None:
             profiler.disable()
@@ -324,6 +321,7 @@ def main() -> int:
         figures["frames_sent"] = matrix.stats.frames_sent
         figures["frames_received"] = matrix.stats.frames_received
         figures["kernel_drops"] = matrix.stats.kernel_drops
+        figures["socket_errors"] = matrix.stats.socket_errors
         figures["rounds"] = matrix.stats.rounds
         statuses = Counter(o.status for o in matrix.outcomes.values())
         figures["statuses"] = dict(statuses)
@@ -394,6 +392,8 @@ def main() -> int:
           f"{figures['matrix_probes_per_s']:,.0f} probes/s, {figures['rounds']} round(s), "
           f"{figures['frames_sent']:,} sent, {figures['frames_received']:,} received, "
           f"{figures['kernel_drops']} dropped")
+    for error in figures["socket_errors"][:5]:  # type: ignore[index]
+        print(f"    window note: {error}")
     print(f"  verdicts        {dict(statuses)}")
     for outcome in bad[:10]:
         print(f"    {outcome.status.upper():6} {outcome.check.id}: {outcome.reason}")

@@ -60,6 +60,7 @@ class _Index:
         self.hosts = {h.name: h for h in inventory.hosts if h.role == "external"}
         self.nodes = {n.name: n for n in inventory.nodes}
         self.mac_owners: dict[str, list[str]] = defaultdict(list)
+        self._resolved: dict[tuple[str, str, str], tuple[_Resolved | None, str]] = {}
         for pod in inventory.pods:
             for iface in pod.interfaces.values():
                 if iface.kind in ("ipvlan", "macvlan", "vlan"):
@@ -76,7 +77,14 @@ class _Index:
         return " / ".join(names) if names else "unknown host (not in the topology)"
 
     def resolve(self, subject: Subject) -> tuple[_Resolved | None, str]:
-        """(address, MAC) of a subject as built, or None with the reason it has none."""
+        """(address, MAC) of a subject as built, or None with the reason it has none (memoised per subject)."""
+        key = (subject.kind, subject.name, subject.iface)
+        known = self._resolved.get(key)
+        if known is None:
+            known = self._resolved[key] = self._resolve(subject)
+        return known
+
+    def _resolve(self, subject: Subject) -> tuple[_Resolved | None, str]:
         iface: InterfaceView | None = None
         if subject.kind == "pod":
             namespace, name = subject.name.split("/", 1)

@@ -8,6 +8,7 @@ the two can fail.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from netattest.annotations import NetworkStatus
 from netattest.topology.model import Attachment
@@ -25,7 +26,7 @@ class InterfaceView:
     up: bool
     mode: str = ""  # ipvlan/macvlan mode as the kernel reports it
 
-    @property
+    @cached_property  # frozen; resolving a large matrix asks for it tens of thousands of times
     def ips(self) -> tuple[str, ...]:
         return tuple(a.split("/")[0] for a in self.addresses)
 

@@ -9,6 +9,7 @@ switch) turns an expectation around *with its explanation*, instead of leaving i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from netattest.scheduling import schedule
@@ -29,7 +30,7 @@ class Subject:
     attachment: Attachment | None = None  # pods only
     address: str | None = None  # the address the topology gives (hosts and node NICs), for sanity twins
 
-    @property
+    @cached_property  # frozen, and asked for hundreds of thousands of times by a 200-pod matrix
     def label(self) -> str:
         if self.kind == "pod":
             return f"{self.name.split('/')[-1]}@{self.node or 'unscheduled'}"
@@ -53,7 +54,7 @@ class Check:
     def expect_answer(self) -> bool:
         return self.verdict == "reachable"
 
-    @property
+    @cached_property
     def id(self) -> str:
         if self.source.kind == "host":
             return f"{self.source.network}:{self.source.label}->{self.target.label}:{self.target.iface}"

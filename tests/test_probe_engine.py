@@ -128,6 +128,24 @@ def test_bpf_program_is_well_formed() -> None:
     assert insns[-1][0] == 0x06 and insns[-2][0] == 0x06
 
 
+def test_send_order_puts_silent_probes_first_and_spreads_broadcasts() -> None:
+    from netattest.probe.engine import _send_order
+
+    src = Endpoint(None, "eth0", "10.0.0.1", "02:00:00:00:00:01")
+    probes = ([Probe(f"b{i}", "arp", src, f"10.0.1.{i}", None, True) for i in range(30)]
+              + [Probe(f"u{i}", "icmp", src, f"10.0.1.{i}", "02:00:00:00:01:01", True) for i in range(30)]
+              + [Probe(f"s{i}", "arp", src, f"10.0.2.{i}", None, False) for i in range(20)]
+              + [Probe(f"t{i}", "icmp", src, f"10.0.2.{i}", "02:00:00:00:02:01", False) for i in range(20)])
+    order = _send_order(probes, list(range(len(probes))))
+    assert sorted(order) == list(range(len(probes))), "every probe exactly once"
+    assert all(not probes[i].expect_answer for i in order[:40]) and all(probes[i].expect_answer for i in order[40:])
+    floods = [probes[i].kind == "arp" and probes[i].target_mac is None for i in order]
+    longest = max(len(run) for run in "".join("b" if f else "." for f in floods).split("."))
+    assert longest <= 1, "broadcasts were sent back to back"
+    assert [probes[i].id for i in order if probes[i].id.startswith("b")] == [f"b{i}" for i in range(30)], \
+        "the order inside one kind is kept"
+
+
 def test_bad_arguments_raise() -> None:
     ep = Endpoint(netns=None, ifname="lo", ip="127.0.0.1", mac="00:00:00:00:00:00")
     with pytest.raises(ProbeError):
@@ -213,6 +231,63 @@ def test_silent_probes_cost_about_one_window(lab: Lab) -> None:
     assert all(r.answers == [] and r.attempts == 1 for r in results)
     assert stats.rounds == 1 and stats.frames_sent == 50
     assert elapsed < 1.6 * 0.5, f"50 silent probes took {elapsed:.3f}s"
+
+
+def _answer_arp_late(host: Endpoint, address: str, delay: float, stop: threading.Event) -> threading.Thread:
+    """A slow answerer in ``host``'s namespace: replies to who-has ``address`` after ``delay`` seconds."""
+    with in_netns(host.netns):
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+        sock.bind(("eth0", 0x0806))
+    sock.settimeout(0.05)
+    mine = bytes.fromhex(host.mac.replace(":", ""))
+    wanted = socket.inet_aton(address)
+
+    def serve() -> None:
+        with sock:
+            while not stop.is_set():
+                try:
+                    frame = sock.recv(2048)
+                except TimeoutError:
+                    continue
+                if frame[20:22] != b"\x00\x01" or frame[38:42] != wanted:
+                    continue
+                time.sleep(delay)
+                asker_mac, asker_ip = frame[22:28], frame[28:32]
+                reply = (asker_mac + mine + b"\x08\x06" + b"\x00\x01\x08\x00\x06\x04\x00\x02"
+                         + mine + wanted + asker_mac + asker_ip)
+                sock.send(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+@needs_netns
+def test_every_silent_probe_gets_a_full_window_and_the_window_ends_early(lab: Lab) -> None:
+    """Silent probes are sent first: each is heard for a whole timeout after its own send, and a window whose
+    expected answers are all in closes one timeout after the last silent send, not after the last send."""
+    a = lab.host("a", f"{NET}.1/24")
+    b = lab.host("b", f"{NET}.2/24")
+    slow = f"{NET}.77"
+    timeout = 0.4
+    stop = threading.Event()
+    answerer = _answer_arp_late(b, slow, 0.75 * timeout, stop)
+    # the expected probes come first in the list; the engine still sends the silent one first
+    probes = [arp(a, b.ip, f"ok-{i}") for i in range(200)] + [arp(a, slow, "must-stay-silent", expect=False)]
+    try:
+        with ProbeEngine(timeout=timeout, retries=0) as eng:
+            eng.run([arp(a, b.ip)])  # warm up: socket opened, template built
+            results, stats = eng.run(probes)
+    finally:
+        stop.set()
+        answerer.join(timeout=2)
+    silent = results[-1]
+    assert [r.probe.id for r in results] == [p.id for p in probes], "results keep the caller's order"
+    assert silent.sent_at <= min(r.sent_at for r in results[:-1]), "the silent probe was not sent first"
+    assert [(x.ip, x.mac) for x in silent.answers] == [(slow, b.mac)], "a late answer inside its window was missed"
+    assert silent.answers[0].rtt_ms >= 0.7 * timeout * 1000
+    assert all(r.answers for r in results[:-1])
+    assert stats.duration_s < timeout + 0.2, f"window did not close early: {stats.duration_s:.3f} s"
 
 
 @needs_netns

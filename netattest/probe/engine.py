@@ -11,8 +11,10 @@ How a run works (see ``ProbeEngine.run``):
   unrouted address and the bridge would drop it, making an isolation check pass for the wrong reason);
 * frames are built once per endpoint with scapy and then patched per target (ARP target IP; ICMP destination,
   id/seq and checksums), so ten thousand probes cost microseconds each;
-* all probes are sent first, then answers are collected in ONE timeout window for all sockets; only probes that
-  expect an answer and got none are resent, in up to ``retries`` shorter rounds. The engine never decides a verdict;
+* all probes are sent first (those that must stay silent first), then answers are collected in ONE window for all
+  sockets, which gives every probe at least ``timeout`` after its own send and closes as soon as every expected answer
+  is in and the last silent probe's timeout has run out; only probes that expect an answer and got none are resent,
+  in up to ``retries`` shorter rounds. The engine never decides a verdict;
 * a window whose sockets dropped frames (PACKET_STATISTICS) or reported errors is not trustworthy: it is *broken*,
   never *passed*.
 
@@ -368,10 +370,10 @@ class _Sock:
 class ProbeEngine:
     """Send batches of ARP/ICMP probes from many namespaces and collect all answers in one window.
 
-    ``timeout``: length of the first collection window (after the last frame is sent); retry rounds use
-    ``retry_timeout`` (default ``timeout / 2``). ``settle``: once every probe that expects an answer has one and no
-    silent probe is in the round, keep listening this long for late duplicates, then stop early. ``records=False``
-    skips the per-probe hex/summary strings (results and answers are still returned). ``keep_frames=True`` keeps the
+    ``timeout``: how long every probe of the first round is listened to after its own send (the window ends at the
+    latest one timeout after the last frame is sent); retry rounds use ``retry_timeout`` (default ``timeout / 2``).
+    ``settle``: once every probe that expects an answer has one, keep listening this long for late duplicates (and
+    at least until the last silent probe's timeout has run out), then stop early. ``records=False`` skips the per-probe hex/summary strings (results and answers are still returned). ``keep_frames=True`` keeps the
     raw bytes of every frame sent and every matched answer (up to ``MAX_KEPT_FRAMES`` per probe) in
     ``ProbeResult.frames``, for pcaps; off by default, and when off it costs one boolean test per frame.
     """
@@ -585,12 +587,13 @@ class ProbeEngine:
             poller.register(s.fd, select.POLLIN | select.POLLERR)
             by_fd[s.fd] = s
 
-        pending = [i for i in range(n) if sock_of[i] is not None]
+        pending = _send_order(probes, [i for i in range(n) if sock_of[i] is not None])
         rounds = 0
         for round_no in range(1, self.retries + 2):
             if not pending:
                 break
             rounds = round_no
+            last_silent_send = 0.0
             if round_no > 1:  # rebuild ICMP frames so the reply tells which attempt it answers
                 for i in pending:
                     if probes[i].kind == "icmp":
@@ -637,23 +640,28 @@ class ProbeEngine:
                     perr[i] = perr[i] or msg
                     s.broken = msg
                     errors.append(msg)
+                if not probes[i].expect_answer:
+                    last_silent_send = last_sent[i]
                 since_drain += 1
                 if since_drain >= _DRAIN_EVERY:
                     since_drain = 0
                     for fd, ev in poller.poll(0):
                         self._service(by_fd[fd], ev, state)
-            # one window for all probes of the round
-            silent_in_round = any(not probes[i].expect_answer for i in pending)
+            # one window for all probes of the round: it ends one window after the last send, or earlier once every
+            # expected answer is in, the last silent probe has had its full window and the settle time has passed
             window = self.timeout if round_no == 1 else self.retry_timeout
-            deadline = time.perf_counter() + window
+            full_end = time.perf_counter() + window
+            silent_end = last_silent_send + window if last_silent_send else 0.0
             state.outstanding = {i for i in pending if probes[i].expect_answer and answers[i] is None
                                  and not sock_of[i].broken}  # type: ignore[union-attr]
-            settled = False
+            settle_end = 0.0
             while True:
                 now = time.perf_counter()
-                if not silent_in_round and not state.outstanding and not settled:
-                    settled = True
-                    deadline = min(deadline, now + self.settle)
+                if state.outstanding:
+                    deadline = full_end
+                else:
+                    settle_end = settle_end or now + self.settle
+                    deadline = min(full_end, max(silent_end, settle_end))
                 remaining = deadline - now
                 if remaining <= 0:
                     break
@@ -869,6 +877,27 @@ MAX_KEPT_FRAMES = 32  # per probe: a storm of answers must not eat the memory of
 def _keep(kept: list[list[tuple[float, bool, bytes]]], i: int, when: float, sent: bool, data: bytes) -> None:
     if len(kept[i]) < MAX_KEPT_FRAMES:
         kept[i].append((when, sent, bytes(data)))
+
+
+def _send_order(probes: Sequence[Probe], indexes: list[int]) -> list[int]:
+    """Probes that must stay silent go first: each probe is listened to for a full window after its own send, so the
+    window can close one timeout after the last *silent* send once every expected answer is in. Inside each group
+    broadcasts are spread evenly among unicasts: a burst of back-to-back who-has frames overflows the receive-side
+    broadcast queues (macvlan's is 1,000 frames per master) and the lost requests would read as silence."""
+    order: list[int] = []
+    for silent in (True, False):
+        group = [i for i in indexes if probes[i].expect_answer is not silent]
+        floods = [i for i in group if probes[i].kind == "arp" and probes[i].target_mac is None]
+        others = [i for i in group if not (probes[i].kind == "arp" and probes[i].target_mac is None)]
+        if not floods or not others:
+            order += group
+            continue
+        # merge by relative position, so the broadcast share stays the same all along the group
+        total = len(group)
+        slots = sorted([(k * total / len(floods), 0, i) for k, i in enumerate(floods)]
+                       + [(k * total / len(others), 1, i) for k, i in enumerate(others)])
+        order += [i for _, _, i in slots]
+    return order
 
 
 def _summary(p: Probe) -> str:
