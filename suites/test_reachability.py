@@ -22,6 +22,5 @@ def test_l2_reachability(reach_check: Check, matrix: MatrixRun, evidence: Eviden
         evidence.attach_pod(source.name)
     with allure.step(f"probe: ARP who-has and ICMP echo to {reach_check.target.label}"):
         evidence.attach_probe(outcome)
-    with allure.step(f"verdict: {outcome.status}"):
-        allure.attach(outcome.reason, name="verdict", attachment_type=allure.attachment_type.TEXT)
+    with allure.step(f"verdict: {outcome.status}: {outcome.reason}"):  # the transcript ends with it too
         settle(outcome.status, outcome.reason)

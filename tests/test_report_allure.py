@@ -94,3 +94,29 @@ def test_allure_report_with_history_and_trends(allure_ready: None, tmp_path: Pat
 def test_report_without_runs_says_what_to_do(tmp_path: Path) -> None:
     proc = _report(tmp_path)
     assert proc.returncode == 2 and "no runs in" in proc.stderr and "netattest run" in proc.stderr
+
+
+def test_childless_containers_are_not_written_and_the_logger_is_put_back(tmp_path: Path) -> None:
+    from allure_commons import plugin_manager
+    from allure_commons.logger import AllureFileLogger
+    from allure_commons.model2 import TestResultContainer
+
+    from netattest.report.allure_files import FileLoggerWithoutEmptyContainers, drop_empty_containers
+
+    original = AllureFileLogger(tmp_path)
+    plugin_manager.register(original)
+    cleanups: list = []
+    try:
+        assert drop_empty_containers(tmp_path, cleanups.append)
+        assert not plugin_manager.is_registered(original)
+        plugin_manager.hook.report_container(container=TestResultContainer(uuid="empty", children=[]))
+        plugin_manager.hook.report_container(container=TestResultContainer(uuid="full", children=["a-test-uuid"]))
+        written = [json.loads(p.read_text()) for p in tmp_path.glob("*-container.json")]
+        assert [c["uuid"] for c in written] == ["full"]
+        for cleanup in reversed(cleanups):
+            cleanup()
+        assert plugin_manager.is_registered(original)
+        assert not any(isinstance(p, FileLoggerWithoutEmptyContainers) for p in plugin_manager.get_plugins())
+    finally:
+        if plugin_manager.is_registered(original):
+            plugin_manager.unregister(original)

@@ -81,7 +81,8 @@ def synthetic_run(run_dir: Path, respond: Any = leaky, extra_problem: str = "") 
     run_dir.mkdir(parents=True, exist_ok=True)
     run, inventory = judged(respond)
     test_of = {cid: f"suites/test_x.py::test_isolation[{cid}]" for cid in run.outcomes}
-    checks = records.write_checks(run_dir, run, inventory, test_of, "failed", run_dir.name)
+    records.write_checks(run_dir, run, inventory, test_of, "failed", run_dir.name)
+    checks = json.loads((run_dir / "checks.json").read_text())["checks"]
     evidence = {"t/pod-a": {"node": "node1", "nad_as_applied": "kind: NetworkAttachmentDefinition\n",
                             "pod_manifest": "kind: Pod\n", "network_status": "[]", "ip_addr": "3: net1@if2: ..."}}
     records.write_inventory(run_dir, inventory, evidence, run_dir.name)
@@ -193,3 +194,23 @@ def test_html_report_of_a_clean_run_says_so(tmp_path: Path) -> None:
     statuses = {td.attrs["data-status"] for td in dom.ids["matrix"].find_all("td")}
     assert statuses == {"passed", "none"}
     assert not list((run_dir / "pcaps").glob("*.pcap")) if (run_dir / "pcaps").exists() else True
+
+
+def test_large_runs_keep_transcripts_only_for_checks_that_did_not_pass(tmp_path: Path, monkeypatch: Any) -> None:
+    from netattest.report import html
+
+    small = parse((synthetic_run(tmp_path / "0000aaaa") / REPORT).read_text())
+    assert "transcripts-omitted" not in small.ids
+    monkeypatch.setattr(html, "TRANSCRIPTS_INLINE_LIMIT", 1)
+    run_dir = synthetic_run(tmp_path / "0000bbbb")
+    dom = parse((run_dir / REPORT).read_text())
+    checks = json.loads((run_dir / "checks.json").read_text())["checks"]
+    passed = [c for c in checks if c["status"] == "passed"]
+    assert passed and len(passed) < len(checks)
+    assert dom.ids["transcripts-omitted"].text.startswith(f"{len(passed)} passed checks")
+    for check in checks:
+        box = dom.ids["check-" + records.slug(check["id"])]
+        has_transcript = "probe transcript" in box.text
+        assert has_transcript is (check["status"] != "passed"), check["id"]
+        # the same checks keep their full transcript in the small report
+        assert "probe transcript" in small.ids["check-" + records.slug(check["id"])].text

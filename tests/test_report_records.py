@@ -6,6 +6,7 @@ same objects a lab run produces; the lab runs themselves are in test_report_runs
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -190,13 +191,15 @@ def test_check_record_and_transcript_say_who_answered() -> None:
 @pytest.mark.parametrize("capture", ["all", "failed", "none"])
 def test_records_follow_their_schemas_and_reference_real_pcaps(tmp_path: Path, capture: str) -> None:
     run, inventory = judged(leaky)
-    checks = records.write_checks(tmp_path, run, inventory, {}, capture, "0000abcd")
+    count = records.write_checks(tmp_path, run, inventory, {}, capture, "0000abcd")
     records.write_inventory(tmp_path, inventory, {"t/pod-a": {"node": "node1", "ip_addr": "1: lo"}}, "0000abcd")
-    doc = json.loads((tmp_path / "checks.json").read_text())
+    text = (tmp_path / "checks.json").read_text()
+    doc = json.loads(text)
+    assert text == json.dumps(doc, indent=1), "the streamed checks.json is not what one json.dumps would write"
     validate("checks", doc)
     validate("inventory", json.loads((tmp_path / "inventory.json").read_text()))
     assert doc["capture"] == capture and doc["window"]["trustworthy"] is True
-    assert len(doc["checks"]) == len(run.outcomes) == len(checks)
+    assert len(doc["checks"]) == len(run.outcomes) == count
     lines = [json.loads(line) for line in (tmp_path / "probes.jsonl").read_text().splitlines()]
     assert len(lines) == len(run.results)
     for line in lines:
@@ -253,16 +256,39 @@ def test_scrubbing_a_tree_rewrites_only_text_files(tmp_path: Path) -> None:
     assert "abcdefghijklmnop" not in (tmp_path / "a.json").read_text()
 
 
+def test_scrubbing_large_files_in_chunks_cuts_no_secret_in_two(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netattest.report import scrub
+
+    monkeypatch.setattr(scrub, "CHUNK", 64)  # far smaller than the PEM block and the lines around it
+    literal = "s3cr3t-literal-value"
+    pem = "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(["QUJDREVGR0hJSktMTU5PUA=="] * 12) + \
+          "\n-----END RSA PRIVATE KEY-----\n"
+    lines = [f"line {i}: nothing to hide, Grüße\n" for i in range(40)]
+    text = "".join(lines[:7]) + pem + "".join(lines[7:20]) + f"token: {literal}\n" + "".join(lines[20:]) + literal
+    (tmp_path / "big.txt").write_text(text)
+    (tmp_path / "clean.txt").write_text("".join(lines))
+    before = (tmp_path / "clean.txt").stat().st_mtime_ns
+    changed = Scrubber([literal]).tree(tmp_path)
+    assert changed == [tmp_path / "big.txt"]
+    out = (tmp_path / "big.txt").read_text()
+    assert "QUJDREVGR0hJSktMTU5PUA" not in out and literal not in out and out.count("[REDACTED]") >= 3
+    assert out.replace(scrub.REDACTED, "").count("Grüße") == 40, "text around the secrets was damaged"
+    assert (tmp_path / "clean.txt").stat().st_mtime_ns == before and not list(tmp_path.glob("*.scrub"))
+
+
 # --- the manifest -----------------------------------------------------------------------------------------------------
 def test_manifest_lists_every_file_and_detects_changes(tmp_path: Path) -> None:
     (tmp_path / "summary.json").write_text("{}")
     (tmp_path / "pcaps").mkdir()
     (tmp_path / "pcaps" / "x.pcap").write_bytes(pcap_bytes([(T0, b"\x01" * 60)]))
     digest = write_manifest(tmp_path, "0000abcd")
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    text = (tmp_path / "manifest.json").read_text()
+    manifest = json.loads(text)
     validate("manifest", manifest)
-    assert {f["path"] for f in manifest["files"]} == {"summary.json", "pcaps/x.pcap"}
-    assert re.fullmatch(r"[0-9a-f]{64}", digest)
+    assert [f["path"] for f in manifest["files"]] == ["pcaps/x.pcap", "summary.json"]
+    assert manifest["count"] == 2 and manifest["total_bytes"] == sum(f["size"] for f in manifest["files"])
+    assert text == json.dumps(manifest, indent=1) + "\n", "the streamed manifest is not one json.dumps"
+    assert digest == hashlib.sha256(text.encode()).hexdigest()
     assert verify(tmp_path).ok
     proc = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path, capture_output=True, text=True,
                           check=False)

@@ -361,7 +361,7 @@ def test_allure_statuses_follow_failed_versus_broken(miswired: LabRun) -> None:
         assert results[name]["status"] == status, name
     leak = results["test_isolation[restricted->openshift:pod-a@node1->node1/ens192]"]
     verdict = leak["steps"][-1]
-    assert verdict["status"] == "failed" and verdict["name"] == "verdict: failed"
+    assert verdict["status"] == "failed" and verdict["name"].startswith("verdict: failed: isolation broken")
     assert any(a["type"] == "application/vnd.tcpdump.pcap" for s in leak["steps"] for a in s.get("attachments", []))
     passed = results["test_l2_reachability[restricted:pod-a@node1->ext-host]"]
     assert passed["status"] == "passed"

@@ -17,6 +17,8 @@ from typing import Any
 
 import allure
 import yaml
+from allure_commons import plugin_manager
+from allure_commons.model2 import Attachment, ExecutableItem
 
 from netattest.annotations import NETWORK_STATUS_ANNOTATION, render_network_status
 from netattest.evaluate import Outcome
@@ -92,6 +94,7 @@ class EvidenceKit:
         self.scrubber = scrubber or Scrubber()
         self.pod_evidence: dict[str, dict[str, str]] = {}
         self._open_steps: list[Any] = []
+        self._written: dict[tuple[str, str], str] = {}  # (pod, evidence) -> attachment file already in the results
 
     # -- steps ----------------------------------------------------------------------------------------------------
     def verdict(self, title: str, wire: Iterable[Outcome] = ()) -> None:
@@ -256,11 +259,25 @@ class EvidenceKit:
             return
         short = pod_key.split("/")[-1]
         if evidence["nad_as_applied"]:
-            allure.attach(evidence["nad_as_applied"], name=f"{prefix}NAD as applied ({short})", attachment_type=YAML)
-        allure.attach(evidence["pod_manifest"], name=f"{prefix}pod manifest ({short})", attachment_type=YAML)
-        allure.attach(evidence["network_status"], name=f"{prefix}network-status annotation ({short})",
-                      attachment_type=JSON)
-        allure.attach(evidence["ip_addr"], name=f"{prefix}ip -d addr inside {short}", attachment_type=TEXT)
+            self._attach_once((pod_key, "nad_as_applied"), evidence["nad_as_applied"],
+                              f"{prefix}NAD as applied ({short})", YAML)
+        self._attach_once((pod_key, "pod_manifest"), evidence["pod_manifest"], f"{prefix}pod manifest ({short})", YAML)
+        self._attach_once((pod_key, "network_status"), evidence["network_status"],
+                          f"{prefix}network-status annotation ({short})", JSON)
+        self._attach_once((pod_key, "ip_addr"), evidence["ip_addr"], f"{prefix}ip -d addr inside {short}", TEXT)
+
+    def _attach_once(self, key: tuple[str, str], body: str, name: str, kind: Any) -> None:
+        """Attach evidence that is the same in every test that shows it (a pod's NAD appears in each of its checks):
+        the first test writes the file, later ones reference it, so a 20,000-check run writes one file per pod and
+        kind instead of one per check. Allure reads an attachment by its file name, once per file."""
+        item = _current_allure_item()
+        source = self._written.get(key)
+        if item is None or source is None:
+            allure.attach(body, name=name, attachment_type=kind)
+            if item is not None and item.attachments:
+                self._written[key] = item.attachments[-1].source
+            return
+        item.attachments.append(Attachment(name=name, source=source, type=kind.mime_type))
 
     # -- probe evidence -------------------------------------------------------------------------------------------
     def attach_probe(self, outcome: Outcome) -> None:
@@ -290,3 +307,13 @@ class EvidenceKit:
             self.attach_wire(kept, failed=True, name=name)
             raise
         self.attach_wire(kept, failed=False, name=name)
+
+
+def _current_allure_item() -> ExecutableItem | None:
+    """The test or step that ``allure.attach`` would attach to now, or None when no Allure reporter is active."""
+    for plugin in plugin_manager.get_plugins():
+        reporter = getattr(plugin, "allure_logger", None)
+        if reporter is not None and hasattr(reporter, "get_last_item"):
+            item = reporter.get_last_item(ExecutableItem)
+            return item if isinstance(item, ExecutableItem) else None
+    return None

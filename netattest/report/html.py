@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import ijson
 import jinja2
 
 from netattest.report.records import read_json, slug
@@ -123,16 +124,59 @@ def mac_table(inventory: Mapping[str, Any], checks_doc: Mapping[str, Any],
     return rows
 
 
+#: above this many checks, passed checks are listed without their transcript (which checks.json, probes.jsonl and
+#: Allure keep): a 20,000-check report would otherwise be a 40 MB page that browsers struggle to open
+TRANSCRIPTS_INLINE_LIMIT = 2_000
+
+
+def _lean_check(record: Mapping[str, Any], keep_transcript: bool) -> dict[str, Any]:
+    """What the page shows of a check record: its probes are reduced to the transcript (when kept)."""
+    source, target = record["source"], record["target"]
+    return {
+        "id": record["id"], "test": record.get("test"), "kind": record.get("kind"), "expected": record["expected"],
+        "observed": record["observed"], "status": record["status"], "reason": record["reason"],
+        "source": {k: source.get(k) for k in ("label", "iface", "ip", "mac", "network", "kind")},
+        "target": {k: target.get(k) for k in ("label", "ip", "network", "kind")},
+        "target_ip": record.get("target_ip"), "target_mac": record.get("target_mac"),
+        "answering_macs": record.get("answering_macs") or [], "pcap": record.get("pcap"),
+        "anchor": "check-" + slug(record["id"]),
+        "transcript": transcript(record) if keep_transcript else None,
+    }
+
+
+def _read_checks(path: Path) -> tuple[dict[str, Any], int]:
+    """checks.json streamed check by check (ijson), so the page of a 20,000-check run never holds the 50 MB
+    document or all probe records in memory; returns the document with lean checks, and how many passed checks
+    lost their inline transcript."""
+    doc: dict[str, Any] = {"checks": [], "wire_macs": [], "window": None}
+    if not path.exists():
+        return doc, 0
+    checks: list[dict[str, Any]] = doc["checks"]
+    with path.open("rb") as handle:
+        for record in ijson.items(handle, "checks.item", use_float=True):
+            over = len(checks) >= TRANSCRIPTS_INLINE_LIMIT
+            if over and len(checks) == TRANSCRIPTS_INLINE_LIMIT:  # the limit is crossed: drop those kept so far
+                for check in checks:
+                    if check["status"] == "passed":
+                        check["transcript"] = None
+            checks.append(_lean_check(record, keep_transcript=not over or record["status"] != "passed"))
+    for key in ("wire_macs", "window"):
+        with path.open("rb") as handle:
+            doc[key] = next(ijson.items(handle, key, use_float=True), doc[key])
+    omitted = sum(1 for c in checks if c["transcript"] is None) if len(checks) > TRANSCRIPTS_INLINE_LIMIT else 0
+    return doc, omitted
+
+
 def build_model(run_dir: Path) -> dict[str, Any]:
     summary = read_json(run_dir / "summary.json") or {}
-    checks_doc = read_json(run_dir / "checks.json") or {"checks": [], "wire_macs": []}
+    checks_doc, omitted = _read_checks(run_dir / "checks.json")
     inventory_doc = read_json(run_dir / "inventory.json") or {}
     inventory = inventory_doc.get("inventory") or {}
     diff = read_json(run_dir / "diff.json")
     checks = checks_doc.get("checks") or []
     tests = summary.get("tests") or []
     vlans = _vlan_names(summary)
-    anchor_of_test = {c["test"]: "check-" + slug(c["id"]) for c in checks if c.get("test")}
+    anchor_of_test = {c["test"]: c["anchor"] for c in checks if c.get("test")}
     exit_status = summary.get("exit_status")
     verdict, verdict_css = VERDICTS.get(exit_status if isinstance(exit_status, int) else -1,
                                         (f"exit {exit_status}", "broken"))
@@ -152,7 +196,7 @@ def build_model(run_dir: Path) -> dict[str, Any]:
         "topology": summary.get("topology") or {}, "environment": summary.get("environment") or {},
         "duration": (finished - started) if started and finished else None,
         "failures": failures, "matrices": matrices(checks, vlans), "mac_rows": mac_table(inventory, checks_doc, tests),
-        "checks": [{**c, "anchor": "check-" + slug(c["id"]), "transcript": transcript(c)} for c in checks],
+        "checks": checks, "transcripts_omitted": omitted,
         "window": checks_doc.get("window"), "pods": pods, "notes": inventory.get("notes") or [],
         "diff": diff, "vlans": vlans,
         "skipped": [t for t in tests if t["status"] == "skipped"],
@@ -164,6 +208,7 @@ def render(model: Mapping[str, Any]) -> str:
 
 
 def write_html(run_dir: Path) -> Path:
+    """Render streamed into the file: the page of a large run is never one string in memory."""
     path = run_dir / REPORT
-    path.write_text(render(build_model(run_dir)), encoding="utf-8")
+    _environment().get_template(TEMPLATE).stream(**build_model(run_dir)).dump(str(path), encoding="utf-8")
     return path

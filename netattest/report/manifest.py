@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,25 +31,44 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def evidence_files(run_dir: Path) -> list[Path]:
-    return sorted((p for p in run_dir.rglob("*") if p.is_file() and not p.is_symlink()
-                   and p.relative_to(run_dir).as_posix() not in _SELF), key=lambda p: p.relative_to(run_dir).as_posix())
-
-
-def build_manifest(run_dir: Path, run_id: str = "") -> dict[str, Any]:
-    files = [{"path": p.relative_to(run_dir).as_posix(), "size": p.stat().st_size, "sha256": sha256_file(p)}
-             for p in evidence_files(run_dir)]
-    return {"schema": SCHEMA, "run_id": run_id or run_dir.name, "created": time.time(), "algorithm": "sha256",
-            "count": len(files), "total_bytes": sum(f["size"] for f in files), "files": files}
+def evidence_paths(run_dir: Path) -> list[str]:
+    """Relative POSIX paths of the run's files, sorted (plain strings: a run can hold tens of thousands)."""
+    found = []
+    for folder, _, names in os.walk(run_dir):
+        relative = Path(folder).relative_to(run_dir).as_posix()
+        for name in names:
+            path = name if relative == "." else f"{relative}/{name}"
+            full = Path(folder, name)
+            if path not in _SELF and full.is_file() and not full.is_symlink():
+                found.append(path)
+    return sorted(found)
 
 
 def write_manifest(run_dir: Path, run_id: str = "") -> str:
-    """Write manifest.json and SHA256SUMS; returns the SHA-256 of manifest.json."""
-    manifest = build_manifest(run_dir, run_id)
-    text = json.dumps(manifest, indent=1) + "\n"
-    (run_dir / MANIFEST).write_text(text)
-    (run_dir / SUMS).write_text("".join(f"{f['sha256']}  {f['path']}\n" for f in manifest["files"]))
-    return hashlib.sha256(text.encode()).hexdigest()
+    """Write manifest.json and SHA256SUMS; returns the SHA-256 of manifest.json.
+
+    Written entry by entry (the same bytes as one ``json.dumps(manifest, indent=1)``), so listing tens of
+    thousands of files needs one small tuple per file, not a dict per file and the whole text at once."""
+    files = []
+    for path in evidence_paths(run_dir):
+        full = run_dir / path
+        files.append((path, full.stat().st_size, sha256_file(full)))
+    head = {"schema": SCHEMA, "run_id": run_id or run_dir.name, "created": time.time(), "algorithm": "sha256",
+            "count": len(files), "total_bytes": sum(size for _, size, _ in files)}
+    digest = hashlib.sha256()
+    with (run_dir / MANIFEST).open("w", encoding="utf-8") as out:
+        def emit(text: str) -> None:
+            out.write(text)
+            digest.update(text.encode())
+
+        emit(json.dumps(head, indent=1)[:-2] + ',\n "files": [')
+        for n, (path, size, sha) in enumerate(files):
+            entry = json.dumps({"path": path, "size": size, "sha256": sha}, indent=1).replace("\n", "\n  ")
+            emit(("," if n else "") + "\n  " + entry)
+        emit(("\n ]" if files else "]") + "\n}\n")
+    with (run_dir / SUMS).open("w", encoding="utf-8") as out:
+        out.writelines(f"{sha}  {path}\n" for path, _, sha in files)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -96,6 +116,6 @@ def verify(run_dir: Path) -> Verification:
         result.checked += 1
         if file.stat().st_size != entry["size"] or sha256_file(file) != entry["sha256"]:
             result.modified.append(path)
-    present = {p.relative_to(run_dir).as_posix() for p in evidence_files(run_dir)}
+    present = set(evidence_paths(run_dir))
     result.unlisted = sorted(present - set(listed))
     return result

@@ -155,14 +155,23 @@ def probe_record(result: ProbeResult, check: str, verdict: str, pcap: str | None
 
 
 def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory | None,
-                 tests_by_check: Mapping[str, str], capture: str, run_id: str) -> list[dict[str, Any]]:
-    """checks.json, probes.jsonl and the pcaps; returns the check records."""
+                 tests_by_check: Mapping[str, str], capture: str, run_id: str) -> int:
+    """checks.json, probes.jsonl and the pcaps; returns the number of check records.
+
+    Streamed: each check's record is encoded and written as it is built, so a 20,000-check matrix never holds all
+    records (nor one 50 MB JSON string) in memory at once. The bytes are those of ``json.dumps(doc, indent=1)``."""
     owners = mac_owners(inventory)
-    records: list[dict[str, Any]] = []
     pcap_of_probe: dict[str, str] = {}
     verdict_of: dict[str, tuple[str, str]] = {}
-    if matrix is not None:
-        for outcome in matrix.outcomes.values():
+    outcomes = [] if matrix is None else list(matrix.outcomes.values())
+    head = {"schema": CHECKS_SCHEMA, "run_id": run_id, "capture": capture,
+            "window": None if matrix is None else {**to_jsonable(matrix.stats),
+                                                    "trustworthy": matrix.stats.trustworthy}}
+    wire_macs = [] if matrix is None else [
+        {"pod": pod, "iface": iface, "macs": sorted(macs)} for (pod, iface), macs in sorted(matrix.wire_macs.items())]
+    with (run_dir / "checks.json").open("w") as handle:
+        handle.write(json.dumps(head, indent=1)[:-2] + ',\n "checks": [')
+        for n, outcome in enumerate(outcomes):
             pcap_name = None
             data = check_pcap(outcome, capture)
             if data is not None:
@@ -174,25 +183,16 @@ def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory |
                 verdict_of.setdefault(result.probe.id, (outcome.check.id, outcome.status))
                 if pcap_name:
                     pcap_of_probe.setdefault(result.probe.id, pcap_name)
-            records.append(check_record(outcome, owners, tests_by_check.get(outcome.check.id), pcap_name))
-    doc = {
-        "schema": CHECKS_SCHEMA,
-        "run_id": run_id,
-        "capture": capture,
-        "window": None if matrix is None else {**to_jsonable(matrix.stats),
-                                                "trustworthy": matrix.stats.trustworthy},
-        "checks": records,
-        "wire_macs": [] if matrix is None else [
-            {"pod": pod, "iface": iface, "macs": sorted(macs)} for (pod, iface), macs in
-            sorted(matrix.wire_macs.items())],
-    }
-    (run_dir / "checks.json").write_text(json.dumps(doc, indent=1))
+            record = check_record(outcome, owners, tests_by_check.get(outcome.check.id), pcap_name)
+            handle.write(("," if n else "") + "\n  " + json.dumps(record, indent=1).replace("\n", "\n  "))
+        handle.write(("\n ]" if outcomes else "]") + ',\n "wire_macs": '
+                     + json.dumps(wire_macs, indent=1).replace("\n", "\n ") + "\n}")
     with (run_dir / "probes.jsonl").open("w") as handle:
         for result in ([] if matrix is None else matrix.results):
             check, verdict = verdict_of.get(result.probe.id, ("", ""))
             handle.write(json.dumps(probe_record(result, check, verdict, pcap_of_probe.get(result.probe.id)))
                          + "\n")
-    return records
+    return len(outcomes)
 
 
 def write_inventory(run_dir: Path, inventory: Inventory | None, pod_evidence: Mapping[str, Any],

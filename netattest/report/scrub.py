@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 REDACTED = "[REDACTED]"
 _SECRET_KEYS = r"(?:token|id-token|refresh-token|access-token|client-key-data|client-certificate-data|password|" \
@@ -110,19 +110,57 @@ class Scrubber:
         """Scrub every text file under ``root`` in place; returns the files that had to be changed."""
         changed = []
         skipped = set(skip)
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
-            if path.name in skipped or path.suffix in (".pcap", ".png"):
-                continue
-            raw = path.read_bytes()
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                continue  # binary (pcap attachments): frames only, nothing of ours
-            clean = self.text(text)
-            if clean != text:
-                path.write_text(clean, encoding="utf-8")
-                changed.append(path)
+        for folder, _, names in os.walk(root):  # streamed: a run directory can hold tens of thousands of files
+            for name in names:
+                path = Path(folder, name)
+                if name in skipped or path.suffix in (".pcap", ".png") or path.is_symlink() or not path.is_file():
+                    continue
+                if self._file(path):
+                    changed.append(path)
+        return sorted(changed)
+
+    def _file(self, path: Path) -> bool:
+        """Scrub one file chunk by chunk (a 50 MB checks.json is never in memory whole); False for binary files
+        and for files without anything to remove, which are left untouched."""
+        scratch = path.with_name(path.name + ".scrub")
+        changed = False
+        try:
+            with path.open("rb") as source, scratch.open("w", encoding="utf-8") as out:
+                for raw in _text_chunks(source):
+                    text = raw.decode("utf-8")
+                    clean = self.text(text)
+                    changed = changed or clean != text
+                    out.write(clean)
+        except UnicodeDecodeError:  # binary (pcap attachments): frames only, nothing of ours
+            changed = False
+        if changed:
+            scratch.replace(path)
+        else:
+            scratch.unlink()
         return changed
+
+
+CHUNK = 1 << 20
+
+
+def _text_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    """Chunks of about ``CHUNK`` bytes that end at a line break and never split a PEM block, so no pattern (nor a
+    literal secret, which never spans lines) is cut in two."""
+    pending = b""
+    while True:
+        block = handle.read(CHUNK)
+        if not block:
+            if pending:
+                yield pending
+            return
+        pending += block
+        cut = pending.rfind(b"\n") + 1
+        opened = pending.rfind(b"-----BEGIN", 0, cut)
+        if opened >= 0 and pending.find(b"-----END", opened, cut) < 0:
+            cut = pending.rfind(b"\n", 0, opened) + 1  # keep the open PEM block with what follows
+        if cut > 0:
+            yield pending[:cut]
+            pending = pending[cut:]
 
 
 def default_scrubber(kubeconfigs: Iterable[str | os.PathLike[str]] = ()) -> Scrubber:
