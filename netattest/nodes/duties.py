@@ -83,14 +83,26 @@ def _selector_text(selector: dict[str, str]) -> str:
 
 def label_selectors(topology: Topology, attachment: Attachment) -> list[dict[str, str]]:
     """The node selectors (hostname pins left out) of the pods that ask for ``attachment``."""
-    selectors: list[dict[str, str]] = []
+    return _selectors_by_attachment(topology).get((attachment.namespace, attachment.name), [])
+
+
+_LAST: list[tuple[Topology, dict[tuple[str, str], list[dict[str, str]]]]] = []
+
+
+def _selectors_by_attachment(topology: Topology) -> dict[tuple[str, str], list[dict[str, str]]]:
+    """Every attachment's selectors in one pass over the pods, kept for the last topology asked about: the node
+    checks ask per node and per attachment, which at 200 pods was half a million annotation parses."""
+    if _LAST and _LAST[0][0] is topology:
+        return _LAST[0][1]
+    found: dict[tuple[str, str], list[dict[str, str]]] = {}
     for pod in topology.pods:
-        if any((s.namespace, s.name) == (attachment.namespace, attachment.name) for s in pod_selections(pod)):
-            selector = {k: v for k, v in pod.node_selector.items() if k != HOSTNAME_LABEL} or dict(
-                pod.node_selector)
-            if selector not in selectors:
-                selectors.append(selector)
-    return selectors
+        selector = {k: v for k, v in pod.node_selector.items() if k != HOSTNAME_LABEL} or dict(pod.node_selector)
+        for selection in pod_selections(pod):
+            known = found.setdefault((selection.namespace, selection.name), [])
+            if selector not in known:
+                known.append(selector)
+    _LAST[:] = [(topology, found)]
+    return found
 
 
 def _matching(node: Node, selectors: list[dict[str, str]]) -> dict[str, str] | None:
