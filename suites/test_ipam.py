@@ -9,8 +9,9 @@ import allure
 import pytest
 
 from netattest.evaluate import MatrixRun
-from netattest.inventory import Inventory
+from netattest.inventory import Inventory, PodView
 from netattest.matrix import Check, Subject
+from netattest.report.allure_attach import EvidenceKit
 from netattest.topology.model import Topology
 from netattest.verdicts import expect, settle
 
@@ -19,18 +20,38 @@ pytestmark = pytest.mark.ipam
 
 @allure.epic("secondary networks")
 @allure.feature("IPAM")
-def test_address_unique(unique_check: Check, matrix: MatrixRun) -> None:
+def test_address_unique(unique_check: Check, matrix: MatrixRun, evidence: EvidenceKit) -> None:
     outcome = matrix.outcomes[unique_check.id]
-    allure.dynamic.story(f"VLAN {unique_check.source.network}")
-    allure.attach(outcome.reason, name="verdict", attachment_type=allure.attachment_type.TEXT)
-    settle(outcome.status, outcome.reason)
+    evidence.describe_check(unique_check, "unique_check")
+    target = unique_check.target
+    with allure.step(f"setup: {target.label} {target.iface} on {target.network}"):
+        if target.kind == "pod":
+            evidence.attach_pod(target.name)
+    with allure.step(f"probe: ARP who-has {target.label}'s address from neutral host {unique_check.source.label}: "
+                     "every MAC that answers is an owner"):
+        evidence.attach_probe(outcome)
+    with allure.step(f"verdict: {outcome.status}: {outcome.reason}"):
+        settle(outcome.status, outcome.reason)
+
+
+def _pod_evidence(param: str, subject: Subject, pod: PodView, evidence: EvidenceKit) -> None:
+    """Labels, the pod's evidence and its routing table, as the other suites show a pod."""
+    test_id = f"{subject.attachment.name}:{subject.label}:{subject.iface}" if subject.attachment else subject.label
+    evidence.describe_pod(subject.name, param, test_id, subject=subject)
+    with allure.step(f"setup: {pod.label} {subject.iface} on {subject.network}"):
+        evidence.attach_pod(subject.name)
+        allure.attach("\n".join(pod.routes) + "\n" if pod.routes else "(no IPv4 route)\n",
+                      name=f"ip route inside {pod.name}", attachment_type=allure.attachment_type.TEXT)
 
 
 @allure.epic("secondary networks")
 @allure.feature("IPAM")
-def test_dhcp_lease(dhcp_interface: Subject, inventory: Inventory, topology: Topology) -> None:
+def test_dhcp_lease(dhcp_interface: Subject, inventory: Inventory, topology: Topology, evidence: EvidenceKit) -> None:
     namespace, name = dhcp_interface.name.split("/", 1)
     pod = inventory.pod(name, namespace)
+    _pod_evidence("dhcp_interface", dhcp_interface, pod, evidence)
+    evidence.verdict(f"{pod.label} {dhcp_interface.iface} holds a lease from the pool of its VLAN's DHCP server, "
+                     "and no default route unless the server may hand one out")
     iface = pod.interfaces.get(dhcp_interface.iface)
     expect(iface is not None and bool(iface.ips), f"{pod.label} got no DHCP lease on {dhcp_interface.iface}: "
                                                   f"{pod.reason or 'no address'}")
@@ -51,9 +72,12 @@ def test_dhcp_lease(dhcp_interface: Subject, inventory: Inventory, topology: Top
 
 @allure.epic("secondary networks")
 @allure.feature("IPAM")
-def test_ipam_routes(routed_interface: Subject, inventory: Inventory) -> None:
+def test_ipam_routes(routed_interface: Subject, inventory: Inventory, evidence: EvidenceKit) -> None:
     namespace, name = routed_interface.name.split("/", 1)
     pod = inventory.pod(name, namespace)
+    _pod_evidence("routed_interface", routed_interface, pod, evidence)
+    evidence.verdict(f"the routes of {routed_interface.attachment.key if routed_interface.attachment else 'its NAD'}"
+                     f" are in {pod.label}'s routing table via {routed_interface.iface}")
     att = routed_interface.attachment
     assert att is not None
     wanted = [str(r["dst"]) for r in att.ipam.config.get("routes", [])]  # type: ignore[union-attr,index]

@@ -24,16 +24,22 @@ pytestmark = pytest.mark.nodes
 FactsOf = Callable[[str], NodeFacts]
 
 
-def judge(finding: checks.Finding, evidence: object) -> None:
-    """Attach what was judged, then skip, fail or pass."""
+def judge(finding: checks.Finding, evidence: dict[str, object]) -> None:
+    """Attach what was judged (a setup step with the node's facts, as read), then skip, fail or pass in the verdict
+    step, whose title says the outcome."""
     __tracebackhide__ = True
-    allure.attach(json.dumps(to_jsonable(evidence), indent=2, sort_keys=True), name="node facts",
-                  attachment_type=allure.attachment_type.JSON)
-    if finding.notes:
-        allure.attach("\n".join(finding.notes), name="notes", attachment_type=allure.attachment_type.TEXT)
-    if finding.skip:
-        pytest.skip(finding.skip)
-    expect(not finding.problems, finding.message)
+    allure.dynamic.parameter("node", evidence.get("node"), excluded=True)
+    with allure.step(f"setup: facts of node {evidence.get('node')} read via {evidence.get('access') or 'testinfra'}"):
+        allure.attach(json.dumps(to_jsonable(evidence), indent=2, sort_keys=True), name="node facts",
+                      attachment_type=allure.attachment_type.JSON)
+        if finding.notes:
+            allure.attach("\n".join(finding.notes), name="notes", attachment_type=allure.attachment_type.TEXT)
+    outcome = (f"skipped: {finding.skip}" if finding.skip else f"failed: {finding.message}" if finding.problems
+               else "passed" + (f": {finding.message}" if finding.message else ""))
+    with allure.step(f"verdict: {outcome}"):
+        if finding.skip:
+            pytest.skip(finding.skip)
+        expect(not finding.problems, finding.message)
 
 
 def _links(facts: NodeFacts, duty: MasterDuty) -> dict[str, object]:
@@ -81,7 +87,7 @@ def test_master_rx_mode(node_duty: MasterDuty, node_facts: FactsOf) -> None:
 @allure.feature("ARP flux")
 def test_arp_flux(any_node: str, node_facts: FactsOf) -> None:
     facts = node_facts(any_node)
-    judge(checks.check_arp_flux(facts), {"node": facts.node, "arp_all": facts.arp_all,
+    judge(checks.check_arp_flux(facts), {"node": facts.node, "access": facts.access, "arp_all": facts.arp_all,
                                          "arp_default": facts.arp_default, "links": facts.links})
 
 
@@ -91,7 +97,8 @@ def test_cni_plugins(labelled_node: str, node_subjects: dict[str, NodeSubject], 
     subject = node_subjects[labelled_node]
     facts = node_facts(labelled_node)
     judge(checks.check_cni_binaries(subject.required, facts, emulated=subject.emulated),
-          {"node": facts.node, "bin_dirs": facts.bin_dirs, "binaries": facts.binaries, "required": subject.required})
+          {"node": facts.node, "access": facts.access, "bin_dirs": facts.bin_dirs, "binaries": facts.binaries,
+           "required": subject.required})
 
 
 @allure.epic("nodes")
@@ -100,11 +107,12 @@ def test_ipam_daemons(labelled_node: str, node_subjects: dict[str, NodeSubject],
     subject = node_subjects[labelled_node]
     facts = node_facts(labelled_node)
     judge(checks.check_ipam_daemons(subject.dhcp, facts, subject.dhcp_sockets),
-          {"node": facts.node, "dhcp_daemons": facts.dhcp_daemons, "expected_sockets": subject.dhcp_sockets})
+          {"node": facts.node, "access": facts.access, "dhcp_daemons": facts.dhcp_daemons,
+           "expected_sockets": subject.dhcp_sockets})
 
 
 @allure.epic("nodes")
 @allure.feature("unlabelled nodes")
 def test_unlabelled_node_off_vlan(off_vlan: OffVlan, node_facts: FactsOf) -> None:
     facts = node_facts(off_vlan.node)
-    judge(checks.check_off_vlan(off_vlan, facts), {"node": facts.node, "links": facts.links})
+    judge(checks.check_off_vlan(off_vlan, facts), {"node": facts.node, "access": facts.access, "links": facts.links})

@@ -324,6 +324,14 @@ def test_allure_results_carry_labels_parameters_steps_and_attachments(clean: Lab
         names = {a["name"].split(" (")[0] for s in result["steps"] for a in s.get("attachments", [])}
         assert {"pod manifest", "network-status annotation"} <= names, result["name"]
         assert any(n.startswith("ip -d addr inside") for n in names)
+    # the node and IPAM suites tell the same story: what was read, then the verdict
+    others = [r for r in _allure(clean) if r["fullName"].startswith(("suites.test_nodes", "suites.test_ipam"))
+              and r["status"] != "skipped"]
+    assert {r["fullName"].split(".")[1].split("#")[0] for r in others} == {"test_nodes", "test_ipam"}
+    for result in others:
+        steps = [s["name"].split(":")[0] for s in result["steps"]]
+        assert steps[0] == "setup" and steps[-1] == "verdict", (result["name"], steps)
+        assert result["steps"][0].get("attachments"), result["name"]
     reach = next(r for r in results if r["name"] == "test_l2_reachability[restricted:pod-a@node1->ext-host]")
     assert _labels(reach, "epic") == ["network VLAN 112 restricted"] and _labels(reach, "story") == ["VLAN 112 restricted"]
     assert _labels(reach, "feature") == ["L2 reachability"]
