@@ -110,6 +110,20 @@ def test_netattest_run_stops_before_any_pod_when_a_node_is_unfit(tmp_path: Path)
     print(out)
 
 
+def test_the_lab_target_adds_its_pods_to_the_nodes_the_pre_flight_checked(tmp_path: Path) -> None:
+    """The nodes are built once: the pods land on the very namespaces whose facts the pre-flight read."""
+    code, out, summary, nodes = run(cli(tmp_path), tmp_path)
+    assert code == 0, out
+    assert "pre-flight: the nodes-only lab is kept for the pods" in out
+    assert out.count("] node node1\n") == 1, "the lab's nodes were built twice"
+    assert out.index("nodes-only lab is kept") < out.index("deploying topology") < out.index("pod 1/")
+    inventory = json.loads((tmp_path / "reports" / summary["run_id"] / "inventory.json").read_text())["inventory"]
+    pod_nodes = {p["node"] for p in inventory["pods"] if p["node"]}
+    checked = {name: entry["access"] for name, entry in nodes["nodes"].items()}
+    assert pod_nodes and all(checked[n] == f"netns://{netns_name(summary['run_id'], 'node', n)}" for n in pod_nodes)
+    assert not run_namespaces(summary["run_id"])
+
+
 def test_skip_preflight_runs_anyway(tmp_path: Path) -> None:
     empty = tmp_path / "empty-bin"
     empty.mkdir()

@@ -14,13 +14,16 @@ class LabTarget:
     name = "lab"
 
     def __init__(self, topology: Topology, run_id: str | None = None, *, timeout: float = 1.0,
-                 retries: int = 2, progress: Progress | None = None) -> None:
-        self.lab = Lab(topology, run_id, progress=progress)
+                 retries: int = 2, progress: Progress | None = None, lab: Lab | None = None) -> None:
+        """``lab``: a lab already built up to its nodes (``Lab.up(stage="nodes")``, by the node pre-flight), which
+        deploy() completes with the pods."""
+        self.lab = lab if lab is not None else Lab(topology, run_id, progress=progress)
+        self._nodes_built = lab is not None
         self.run_id = self.lab.run_id
         self.engine = ProbeEngine(timeout=timeout, retries=retries)
 
     def deploy(self) -> Inventory:
-        return self.lab.up()
+        return self.lab.attach_pods() if self._nodes_built else self.lab.up()
 
     def inventory(self) -> Inventory:
         return self.lab.inventory()
