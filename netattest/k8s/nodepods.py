@@ -25,6 +25,7 @@ from netattest.errors import ClusterError, ClusterPermissionError
 from netattest.k8s import names
 from netattest.k8s.plan import NODE_CHECK_SERVICE_ACCOUNT, ClusterOptions, ClusterPlan
 from netattest.k8s.pods import PodState, one_line, wait_for_pods
+from netattest.signals import deferred_interrupts
 from netattest.topology.model import Topology
 
 ManifestFactory = Callable[..., dict[str, Any]]
@@ -97,8 +98,10 @@ class NodeDebugPods:
             self.nodes = {n["metadata"]["name"]: n for n in self.cluster.list_nodes()}
         except ClusterPermissionError:
             self.nodes = None
-        try:
-            self.cluster.create_namespace(self.plan.node_check_namespace_manifest())
+        try:  # an interrupt waits for the answer, so that close() knows whether there is a namespace to delete
+            with deferred_interrupts():
+                self.cluster.create_namespace(self.plan.node_check_namespace_manifest())
+                self.created_namespace = True
         except Conflict:
             raise NodeCheckPodError(
                 f"namespace {self.namespace} already exists on {self.cluster.where} and this run did not create it; "
@@ -107,7 +110,6 @@ class NodeDebugPods:
                 "another --run-id") from None
         except ClusterPermissionError as exc:
             raise NodeCheckPodError(f"the node pre-flight cannot create its namespace: {exc}") from None
-        self.created_namespace = True
         for doc in self.plan.node_check_service_account_manifests():
             self._create_support_object(doc)
         self.progress(f"pre-flight: node debug pods go to namespace {self.namespace} on {self.cluster.where}"
@@ -194,7 +196,6 @@ class NodeDebugPods:
     def close(self) -> list[str]:
         """Delete every debug pod left and the namespace; returns the problems met (never raises half-way)."""
         from netattest.k8s.api import NotFound
-        from netattest.targets.kubernetes import deferred_interrupts
 
         with deferred_interrupts():
             with self._lock:

@@ -28,6 +28,7 @@ from netattest.k8s.plan import (
     OPERATOR_VERSION,
     ClusterPlan,
 )
+from netattest.signals import deferred_interrupts
 
 CRD_FIX = ("Fix: install Multus (it brings the NetworkAttachmentDefinition CRD k8s.cni.cncf.io/v1 "
            "network-attachment-definitions); on OpenShift it is part of the cluster network operator")
@@ -106,8 +107,11 @@ class OperatorProvision:
             self.original = current
             try:
                 self.applied = True  # from here on, teardown must look (the patch may land despite an error)
-                self.cluster.patch_cluster_custom(OPERATOR_GROUP, OPERATOR_VERSION, OPERATOR_PLURAL, OPERATOR_NAME,
-                                                  patch)
+                # and an interrupt waits for the answer: teardown looking before an in-flight patch lands would
+                # find none of this run's entries, and they would stay for good
+                with deferred_interrupts():
+                    self.cluster.patch_cluster_custom(OPERATOR_GROUP, OPERATOR_VERSION, OPERATOR_PLURAL,
+                                                      OPERATOR_NAME, patch)
                 break
             except Conflict:
                 if attempt == 4:

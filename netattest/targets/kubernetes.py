@@ -23,13 +23,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import signal
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +49,7 @@ from netattest.k8s.plan import (
 )
 from netattest.k8s.pods import PodState, admission_reason, wait_for_pods
 from netattest.probe.engine import Answer, Endpoint, Probe, ProbeResult, WindowStats
+from netattest.signals import deferred_interrupts
 from netattest.topology.model import Topology
 
 Progress = Callable[[str], None]
@@ -80,29 +78,6 @@ def _interface(data: dict[str, Any]) -> InterfaceView:
     return InterfaceView(name=data["name"], mac=str(data.get("mac") or "").lower(),
                          addresses=tuple(data.get("addresses") or ()), kind=str(data.get("kind") or ""),
                          mtu=int(data.get("mtu") or 0), up=bool(data.get("up")), mode=str(data.get("mode") or ""))
-
-
-@contextmanager
-def deferred_interrupts() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM/SIGHUP until the block is done (cleanup must not stop half-way), then re-deliver."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {}
-    for sig in sigs:
-        try:
-            previous[sig] = signal.signal(sig, lambda signum, _frame: received.append(signum))
-        except (ValueError, OSError):  # pragma: no cover
-            pass
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        if received:
-            os.kill(os.getpid(), received[0])
 
 
 class KubernetesTarget:
@@ -285,11 +260,21 @@ class KubernetesTarget:
 
     # -- 2. namespaces ---------------------------------------------------------------------------------
     def _create_namespaces(self) -> None:
-        from netattest.k8s.api import Conflict
-
         assert self.plan is not None
         for topology_ns, real in self.plan.namespaces.items():
             self.progress(f"namespace {real} (topology namespace {topology_ns})")
+            self._create_namespace(topology_ns, real)
+            for doc in self.plan.service_account_manifests(topology_ns):
+                self._create_support_object(doc)
+        self._refreshed = time.monotonic()
+
+    def _create_namespace(self, topology_ns: str, real: str) -> None:
+        """Create and record one run namespace. An interrupt waits for the answer: raised while it is on the way,
+        the namespace would exist unrecorded, and teardown, which deletes only what it recorded, would leave it."""
+        from netattest.k8s.api import Conflict
+
+        assert self.plan is not None
+        with deferred_interrupts():
             try:
                 self.cluster.create_namespace(self.plan.namespace_manifest(topology_ns))
             except Conflict:
@@ -299,9 +284,6 @@ class KubernetesTarget:
                     f"id left it, remove it with 'netattest gc --target kubernetes --run-id {self.run_id}', or "
                     "run with another --run-id") from None
             self.created_namespaces.append(real)
-            for doc in self.plan.service_account_manifests(topology_ns):
-                self._create_support_object(doc)
-        self._refreshed = time.monotonic()
 
     def _create_support_object(self, doc: dict[str, Any]) -> None:
         create_support_object(self.cluster, doc, "probe pods", self.options.scc)
