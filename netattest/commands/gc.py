@@ -2,7 +2,8 @@
 
 ``--target lab`` (default): lab namespaces whose owner process is gone. ``--target kubernetes``: cluster namespaces
 labelled as netattest's (``app.kubernetes.io/managed-by=netattest`` and ``netattest.io/run-id``) that are past
-their ``netattest.io/expires-at``, or every one of ``--run-id``; never by name prefix.
+their ``netattest.io/expires-at``, or every one of ``--run-id`` (how a SIGKILLed cluster run is removed before
+its TTL; ``netattest run`` prints the command); never by name prefix.
 """
 
 from __future__ import annotations

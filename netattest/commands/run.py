@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -79,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
         args.baseline = resolve_run(args.baseline, reports_root)
     status = _run_forwarding_signals(pytest_argv(args, run_id, reports_root))
     summary_path = reports_root / run_id / "summary.json"
+    if status < 0:  # killed (SIGKILL, the OOM killer): its teardown never ran
+        sys.stderr.write(f"netattest: the session was killed by signal {-status}; remove what it left with: "
+                         f"{gc_command(args, run_id)}\n")
     if not summary_path.exists():
         sys.stderr.write(f"netattest: the session ended (status {status}) before writing {summary_path}\n")
         return EXIT_BROKEN if status not in (0, 1) else status
@@ -86,6 +90,17 @@ def run(args: argparse.Namespace) -> int:
     from netattest.report.finish import evidence_lines, seal
     print("\n".join(evidence_lines(reports_root / run_id, seal(reports_root / run_id))))
     return status if status in (0, 1, 2) else EXIT_BROKEN
+
+
+def gc_command(args: argparse.Namespace, run_id: str) -> str:
+    """The gc command for a killed run: a cluster's namespaces are removed by run id (they have not expired yet,
+    and the cluster cannot tell that their owner is dead), with the run's own kubeconfig and context."""
+    if args.target != "kubernetes":
+        return "netattest gc"  # the lab's gc sees that the run's owner process is gone
+    extra = list(getattr(args, "extra", []))
+    where = [arg for i, arg in enumerate(extra) if arg.startswith(("--kubeconfig=", "--context="))
+             or arg in ("--kubeconfig", "--context") or (i and extra[i - 1] in ("--kubeconfig", "--context"))]
+    return shlex.join(["netattest", "gc", "--target", "kubernetes", *where, "--run-id", run_id])
 
 
 def _run_forwarding_signals(argv: list[str]) -> int:

@@ -4,6 +4,11 @@ A namespace is netattest's when it carries ``app.kubernetes.io/managed-by=netatt
 ``netattest.io/run-id`` label: a name prefix proves nothing and is never used. Without ``--run-id`` only namespaces
 past their ``netattest.io/expires-at`` are removed, so a run in progress elsewhere is safe; ``--run-id`` removes
 that run's namespaces whatever their expiry. Network-operator entries pointing into removed namespaces go too.
+
+A run interrupted by Ctrl-C or SIGTERM removes what it made itself (requests that create something hold the
+interrupt until their answer is recorded). A SIGKILLed run cannot: its namespaces stay, unexpired, and from the
+cluster a dead owner looks like a live run on another machine, so only ``--run-id`` removes them before the TTL
+(``netattest run`` prints that command when its session was killed).
 """
 
 from __future__ import annotations
