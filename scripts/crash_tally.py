@@ -22,6 +22,9 @@ links, addresses and routes; a second look after the run's stragglers are gone c
 gc. Then a fresh run with the same run id must pass (``--fresh every``: after each kill; ``end``: once per signal).
 Prints a tally table (and ``--json``); exit status 0 when no leftover was found and every fresh run passed. A run
 that exits 0 although the signal reached it is counted as "lost" (reported, not a failure of the tally).
+
+``--target kubernetes`` does the same to ``netattest run --target kubernetes`` against the fake API server of the
+harness's tests, over a real lab (``scripts/crash_tally_cluster.py`` says how; zero objects of a run may be left).
 """
 
 from __future__ import annotations
@@ -327,13 +330,8 @@ class Tally:
     # -- one kill ------------------------------------------------------------------------------------------------
     def kill_at(self, point: Point) -> None:
         start = time.monotonic()
-        fired = self.work / f"fired-{point.run_id}"
-        extra = {"PYTEST_PLUGINS": "scripts.killpoint", "NETATTEST_KILL_SIGNAL": point.signal,
-                 "NETATTEST_KILL_TARGET": TARGET_OF[point.signal], "NETATTEST_KILL_FIRED": str(fired)}
         kind, _, value = point.how.partition(":")
-        if kind == "hook":
-            extra["NETATTEST_KILL_AT"] = value  # <phase>:<n> as the hook counts
-        session = Session(self.argv(point.run_id, "killed"), self.env(**extra))
+        session = self.launch(point)
         if kind == "timer":
             line = "deploying" if point.phase == "up" else "probing"
             if session.events[line].wait(120):
@@ -346,27 +344,57 @@ class Tally:
                 point.fired = f"never saw the '{line}' line"
         point.exit_status = session.wait(180)
         if kind == "hook":
-            point.fired = fired.read_text().strip() if fired.exists() else "point not reached (run completed)"
-        # right away, like a user who runs gc as soon as the prompt is back
-        point.left_before_gc = leftovers(point.run_id, session.session_pids, self.baseline)
-        gc = subprocess.run([sys.executable, "-m", "netattest.cli", "gc"], cwd=REPO, env=self.env(),
-                            capture_output=True, text=True, timeout=300)
-        point.gc_output = (gc.stdout + gc.stderr).strip()
-        point.left_after_gc = leftovers(point.run_id, session.session_pids, self.baseline)
-        # stragglers of the dead session (a netns helper, a plugin) must not create anything after gc
-        deadline = time.monotonic() + 15
-        while group_members(session.proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        stragglers = group_members(session.proc.pid)
-        time.sleep(0.2)
-        point.late_leftovers = [x for x in leftovers(point.run_id, session.session_pids, self.baseline)
-                                if x not in point.left_after_gc]
-        point.late_leftovers += [f"straggler process {pid}" for pid in stragglers]
+            point.fired = self.fired(point)
+        self.check(point, session)
         if point.left_after_gc or point.late_leftovers:
             self.clean_up(point.run_id)
         if self.args.fresh == "every":
             point.fresh_status = self.fresh(point.run_id)
         point.seconds = time.monotonic() - start
+
+    def launch(self, point: Point) -> Session:
+        """The run of ``point``, its exact-step hook armed (the lab's: ``scripts/killpoint.py`` in the session)."""
+        extra = {"PYTEST_PLUGINS": "scripts.killpoint", "NETATTEST_KILL_SIGNAL": point.signal,
+                 "NETATTEST_KILL_TARGET": TARGET_OF[point.signal],
+                 "NETATTEST_KILL_FIRED": str(self.work / f"fired-{point.run_id}")}
+        kind, _, value = point.how.partition(":")
+        if kind == "hook":
+            extra["NETATTEST_KILL_AT"] = value  # <phase>:<n> as the hook counts
+        return Session(self.argv(point.run_id, "killed"), self.env(**extra))
+
+    def fired(self, point: Point) -> str:
+        """What the hook reported about its point (after the run ended)."""
+        fired = self.work / f"fired-{point.run_id}"
+        return fired.read_text().strip() if fired.exists() else "point not reached (run completed)"
+
+    def check(self, point: Point, session: Session) -> None:
+        """Leftovers before gc, gc, leftovers after it, and what appears once the dead run's stragglers are done."""
+        # right away, like a user who runs gc as soon as the prompt is back
+        point.left_before_gc = self.leftovers(point.run_id, session)
+        point.gc_output = self.gc(point)
+        point.left_after_gc = self.leftovers(point.run_id, session)
+        # stragglers of the dead session (a netns helper, a plugin) must not create anything after gc
+        stragglers = self.settle(point, session)
+        point.late_leftovers = [x for x in self.leftovers(point.run_id, session) if x not in point.left_after_gc]
+        point.late_leftovers += stragglers
+
+    def leftovers(self, run_id: str, session: Session) -> list[str]:
+        return leftovers(run_id, session.session_pids, self.baseline)
+
+    def gc(self, point: Point) -> str:
+        """``netattest gc`` as a user runs it after this kill; its output."""
+        gc = subprocess.run([sys.executable, "-m", "netattest.cli", "gc"], cwd=REPO, env=self.env(),
+                            capture_output=True, text=True, timeout=300)
+        return (gc.stdout + gc.stderr).strip()
+
+    def settle(self, point: Point, session: Session) -> list[str]:
+        """Wait (bounded) until the killed run's processes are gone; the ones that are not."""
+        deadline = time.monotonic() + 15
+        while group_members(session.proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stragglers = group_members(session.proc.pid)
+        time.sleep(0.2)
+        return [f"straggler process {pid}" for pid in stragglers]
 
     def fresh(self, run_id: str) -> int | None:
         """A fresh run with the killed run's id must pass: nothing stale may get in its way."""
@@ -376,6 +404,9 @@ class Tally:
         if status != 0:
             print(f"  fresh run {run_id} exit {status}:\n{session.text()[-2000:]}", flush=True)
         return status
+
+    def close(self) -> None:
+        """Release what the tally itself holds (nothing for the lab)."""
 
     def clean_up(self, run_id: str) -> None:
         """What gc missed must not spoil the next points: remove it by run id."""
@@ -437,6 +468,12 @@ def print_table(points: list[Point], fresh_end: dict[str, int | None]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("--target", choices=("lab", "kubernetes"), default="lab",
+                    help="kill lab runs, or cluster runs against the fake API server (scripts/crash_tally_cluster.py)")
+    ap.add_argument("--provision", choices=("operator", "direct"), default="operator",
+                    help="kubernetes: NADs through the (fake) OpenShift network operator, or directly")
+    ap.add_argument("--skip-preflight", action="store_true",
+                    help="kubernetes: runs without the node pre-flight and its debug pods (3 s faster per run)")
     ap.add_argument("--points", type=int, default=30, help="kill points per signal (default 30)")
     ap.add_argument("--seed", type=int, default=20240508)
     ap.add_argument("--signals", type=lambda s: [x.strip().upper().removeprefix("SIG") for x in s.split(",")],
@@ -455,7 +492,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown signals {unknown}; use INT, TERM, KILL")
 
-    tally = Tally(args)
+    if args.target == "kubernetes":
+        from scripts.crash_tally_cluster import ClusterTally
+
+        tally: Tally = ClusterTally(args)
+    else:
+        tally = Tally(args)
     started = time.monotonic()
     try:
         cal = tally.calibrate()
@@ -485,9 +527,12 @@ def main(argv: list[str] | None = None) -> int:
                 "fresh_end": fresh_end, "ok": not failed}, indent=1))
         return 1 if failed else 0
     finally:
+        tally.close()
         if not args.keep_work:
             shutil.rmtree(tally.work, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from scripts.crash_tally import main as module_main  # one copy of the classes, shared with crash_tally_cluster
+
+    sys.exit(module_main())

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from netattest.inventory import Inventory
+from netattest.lab.lab import Lab
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "topologies" / "restricted-vlan.yaml"
@@ -24,3 +28,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def with_lab_section(text: str, lab_yaml: str) -> str:
     """The seed text with a ``lab:`` section appended (drift and mis-wiring for detection tests)."""
     return text.rstrip() + "\n\nlab:\n" + "\n".join("  " + line for line in lab_yaml.strip().splitlines()) + "\n"
+
+
+@pytest.fixture(scope="module")
+def macvlan_lab() -> Iterator[tuple[Lab, Inventory]]:
+    """The macvlan-only lab and its inventory, shared by a module's tests (torn down when the module ends)."""
+    from tests.cluster_lab import lab_up
+
+    with lab_up(MACVLAN_ONLY) as built:
+        yield built

@@ -18,7 +18,11 @@ Behaviour a cluster adds on its own is emulated just enough to be asserted again
   ``scc_cluster_roles``, or of ``privileged_scc_cluster_roles`` for a privileged, host-PID or hostPath pod);
 * the OpenShift cluster network operator: Raw ``spec.additionalNetworks`` entries of ``networks.operator`` become
   NADs, and removed entries lose theirs;
-* ``admission``: callables that may refuse any request with a status code and message (403, 409, 500 ...).
+* ``admission``: callables that may refuse any request with a status code and message (403, 409, 500 ...);
+* several users: each token of ``tokens`` is one user (``add_user``), and every logged request says whose it was,
+  so tests of concurrent runs can prove from the log that no run touched another's objects;
+* ``reply_delay_for``: the answer to a request that has taken effect is held back (an interrupt then lands while
+  the client waits for the reply of a create or delete the server already did).
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ class Request:
     namespace: str | None = None
     name: str | None = None
     subresource: str | None = None
+    user: str = ""
+    at: float = field(default_factory=time.time)  # when it arrived (epoch seconds)
 
 
 @dataclass
@@ -249,8 +255,11 @@ class FakeApiServer:
         #: RBAC rules of the harness's user (ClusterRole rules, bound cluster-wide); None allows everything
         self.rbac_rules: list[dict[str, Any]] | None = None
         self.user = "netattest-tester"
+        self.tokens: dict[str, str] = {token: self.user}  # bearer token -> user name
         self.latency: float = 0.0  # seconds added to every object request (timeouts)
         self.latency_for: Callable[[Request], float] = lambda req: self.latency
+        #: seconds the answer is held after the request took effect
+        self.reply_delay_for: Callable[[Request], float] = lambda req: 0.0
         #: pod -> network-status entries to write instead of the emulated ones (the lab-backed tests)
         self.network_status_hook: Callable[[dict[str, Any]], list[dict[str, Any]] | None] = lambda pod: None
         self._rv = itertools.count(1000)
@@ -340,6 +349,12 @@ class FakeApiServer:
         }))
         return path
 
+    def add_user(self, name: str) -> str:
+        """A further user of the same rights; returns its token (for ``kubeconfig(path, token=...)``)."""
+        token = f"{name}-{uuid.uuid4().hex[:8]}"
+        self.tokens[token] = name
+        return token
+
     # -- store helpers (thread-safe; tests call them too) --------------------------------------------------
     def resource(self, group: str, plural: str) -> Resource | None:
         return next((r for r in self.resources if r.group == group and r.plural == plural), None)
@@ -422,9 +437,12 @@ class FakeApiServer:
         return req
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        auth = request.headers.get("Authorization", "")
+        user = self.tokens.get(auth.removeprefix("Bearer ")) if auth.startswith("Bearer ") else None
+        if user is None:
             return web.json_response(status_body(401, "Unauthorized", "Unauthorized"), status=401)
         req = self._parse(request)
+        req.user = user
         if request.can_read_body:
             raw = await request.read()
             try:
@@ -461,7 +479,11 @@ class FakeApiServer:
                 return await self._exec(request, req)
             with self._lock:
                 status, body = self._dispatch(req)
-            return web.json_response(body, status=status)
+                response = web.json_response(body, status=status)  # serialized now: the answer as it was
+            held = self.reply_delay_for(req)
+            if held:
+                await asyncio.sleep(held)
+            return response
         except ApiError as exc:
             return web.json_response(status_body(exc.code, exc.reason, exc.message, exc.details), status=exc.code)
 
@@ -848,7 +870,7 @@ class FakeApiServer:
         await ws.prepare(request)
         protocol = ws.ws_protocol
         record = {"namespace": req.namespace, "pod": req.name, "command": command, "protocol": protocol,
-                  "stdin_bytes": 0, "exit": None}
+                  "stdin_bytes": 0, "exit": None, "pid": None, "user": req.user}
         self.execs.append(record)
         argv = self.exec_argv(req.namespace or "", req.name or "", command)
         # without stdin=true the process gets no stdin (as with the kubelet), so a command that reads it ends
@@ -867,6 +889,7 @@ class FakeApiServer:
             await ws.close()
             return ws
         self._procs.add(proc)
+        record["pid"] = proc.pid
 
         async def pump(stream: asyncio.StreamReader, channel: int) -> None:
             while True:

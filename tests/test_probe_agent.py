@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,21 +16,10 @@ from netattest.k8s.channel import AgentClient, SubprocessChannel
 from netattest.lab.lab import Lab
 from netattest.probe.agent import BOOTSTRAP, bootstrap_payload, read_interfaces
 from netattest.probe.engine import Endpoint, Probe
-from netattest.topology import load_topology
-from tests.conftest import MACVLAN_ONLY, REPO
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.lab
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
-
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[tuple[Lab, Inventory]]:
-    built = Lab(load_topology(MACVLAN_ONLY))
-    inventory = built.up()
-    try:
-        yield built, inventory
-    finally:
-        built.down()
 
 
 def agent_in(netns: str, *, streamed: bool = False) -> AgentClient:
@@ -53,9 +41,9 @@ def arp(probe_id: str, source: dict, target_ip: str, expect: bool = True) -> Pro
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["python-m", "streamed"])
-def test_agent_in_a_lab_pod_reads_interfaces_and_gets_real_arp_answers(lab: tuple[Lab, Inventory],
+def test_agent_in_a_lab_pod_reads_interfaces_and_gets_real_arp_answers(macvlan_lab: tuple[Lab, Inventory],
                                                                        streamed: bool) -> None:
-    _, inventory = lab
+    _, inventory = macvlan_lab
     pod_a, pod_b = inventory.pod("pod-a"), inventory.pod("pod-b")
     mac_c = inventory.pod("mac-c")
     ext = next(h for h in inventory.hosts if h.name == "ext-host")
@@ -86,8 +74,8 @@ def test_agent_in_a_lab_pod_reads_interfaces_and_gets_real_arp_answers(lab: tupl
         agent.close()
 
 
-def test_protocol_errors_keep_the_agent_alive_and_eof_ends_it(lab: tuple[Lab, Inventory]) -> None:
-    _, inventory = lab
+def test_protocol_errors_keep_the_agent_alive_and_eof_ends_it(macvlan_lab: tuple[Lab, Inventory]) -> None:
+    _, inventory = macvlan_lab
     netns = str(inventory.pod("pod-b").netns)
     proc = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-m", "netattest.probe.agent"],
                           input=b'not json\n{"id": 1, "op": "nope"}\n{"id": 2, "op": "ping"}\n', capture_output=True,
@@ -100,8 +88,8 @@ def test_protocol_errors_keep_the_agent_alive_and_eof_ends_it(lab: tuple[Lab, In
     assert '"id":2,"ok":true' in lines[3]
 
 
-def test_neighbour_table_shows_who_asked(lab: tuple[Lab, Inventory]) -> None:
-    _, inventory = lab
+def test_neighbour_table_shows_who_asked(macvlan_lab: tuple[Lab, Inventory]) -> None:
+    _, inventory = macvlan_lab
     pod_a, pod_b = inventory.pod("pod-a"), inventory.pod("pod-b")
     asking = agent_in(str(pod_b.netns))
     asked = agent_in(str(pod_a.netns))
