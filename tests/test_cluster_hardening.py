@@ -18,7 +18,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from scripts.crash_tally import Session
 from scripts.crash_tally_cluster import RUN_USER, RequestKill, mutating
 from tests.cluster_lab import cluster_over_lab, cluster_run_passed, unexpected_problems
 from tests.conftest import MACVLAN_ONLY, REPO
+from tests.harness_runs import gc_looping, reduced_tally, wait_all
 from tests.fake_apiserver import FakeApiServer, Request, leftovers
 
 pytestmark = pytest.mark.lab
@@ -64,25 +64,12 @@ def operator_entries(server: FakeApiServer) -> list[dict[str, Any]]:
 
 
 def test_reduced_cluster_crash_tally_leaves_nothing_after_gc(tmp_path: Path) -> None:
-    out = tmp_path / "tally.json"
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "crash_tally.py"), "--target", "kubernetes",
-                           "--points", str(POINTS_PER_SIGNAL), "--fresh", "end", "--seed", "11",
-                           "--probe-timeout", "0.5", "--skip-preflight", "--json", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=900, check=False)
-    report = proc.stdout[-6000:] + proc.stderr[-3000:]
-    assert out.exists(), report
-    tally = json.loads(out.read_text())
+    tally, report, proc = reduced_tally(tmp_path, POINTS_PER_SIGNAL, 11, "--target", "kubernetes",
+                                        "--probe-timeout", "0.5", "--skip-preflight", timeout=900)
     points = tally["points"]
     for sig in ("INT", "TERM", "KILL"):
-        mine = [p for p in points if p["signal"] == sig]
-        assert len(mine) >= POINTS_PER_SIGNAL, report
-        assert {p["phase"] for p in mine} == {"up", "probe", "down"}, report
-        assert all("not reached" not in p["fired"] and "never saw" not in p["fired"] for p in mine), report
-        assert all(p["exit_status"] not in (0, None) for p in mine), f"a SIG{sig} kill did not end its run\n{report}"
-        assert tally["fresh_end"][sig] == 0, f"a fresh run after the SIG{sig} kills failed\n{report}"
-    left = [(p["signal"], p["phase"], p["how"], p["left_after_gc"] + p["late_leftovers"]) for p in points
-            if p["left_after_gc"] or p["late_leftovers"]]
-    assert left == [], report
+        assert all(p["exit_status"] not in (0, None) for p in points if p["signal"] == sig), \
+            f"a SIG{sig} kill did not end its run\n{report}"
     # SIGKILLed runs left objects (so gc had work), and gc removed them by their run id
     killed = [p for p in points if p["signal"] == "KILL" and p["left_before_gc"]]
     assert killed, f"no SIGKILL left anything for gc: the tally proves nothing\n{report}"
@@ -264,28 +251,8 @@ def test_concurrent_cluster_runs_all_pass_and_never_touch_each_other(macvlan_lab
                                           cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                           text=True)
                  for run_id in run_ids}
-        gc_outputs: list[str] = []
-        stop = threading.Event()
-
-        def gc_loop() -> None:
-            while not stop.is_set():
-                out = subprocess.run(_cli("gc", "--target", "kubernetes", "--kubeconfig", str(gc_config)), cwd=REPO,
-                                     env=ENV, capture_output=True, text=True, timeout=120, check=False)
-                gc_outputs.append(out.stdout + out.stderr)
-
-        looper = threading.Thread(target=gc_loop, daemon=True)
-        looper.start()
-        outputs = {}
-        try:
-            for run_id, proc in procs.items():
-                outputs[run_id] = proc.communicate(timeout=240)[0]
-        finally:
-            stop.set()
-            looper.join(timeout=120)
-            for proc in procs.values():
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
+        with gc_looping(_cli("gc", "--target", "kubernetes", "--kubeconfig", str(gc_config)), ENV) as gc_outputs:
+            outputs = wait_all(procs, timeout=240)
         for run_id, proc in procs.items():
             summary = json.loads((reports / run_id / "summary.json").read_text())
             assert cluster_run_passed(summary, proc.returncode), \

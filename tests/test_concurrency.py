@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from netattest.lab.state import RunDir, stale_staging_dirs
 from netattest.runid import new_run_id, parse_netns_name
 from netattest.topology import load_topology
 from tests.conftest import MACVLAN_ONLY, REPO
+from tests.harness_runs import gc_looping, wait_all
 
 pytestmark = pytest.mark.lab
 
@@ -41,30 +41,15 @@ def test_concurrent_runs_all_pass_and_gc_never_touches_them(tmp_path: Path) -> N
                                            run_id, "--reports-dir", str(reports), "--capture", "none"),
                                       cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for run_id in run_ids}
-    gc_outputs: list[str] = []
     seen_alive: dict[str, int] = {run_id: 0 for run_id in run_ids}
-    stop = threading.Event()
 
-    def gc_loop() -> None:
-        while not stop.is_set():
-            for run_id in run_ids:  # count the gc passes that ran while a run had namespaces
-                if run_namespaces(run_id):
-                    seen_alive[run_id] += 1
-            out = subprocess.run(_cli("gc"), cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-            gc_outputs.append(out.stdout + out.stderr)
+    def count_alive() -> None:  # the gc passes that ran while a run had namespaces
+        for run_id in run_ids:
+            if run_namespaces(run_id):
+                seen_alive[run_id] += 1
 
-    looper = threading.Thread(target=gc_loop, daemon=True)
-    looper.start()
-    outputs = {}
-    try:
-        for run_id, proc in procs.items():
-            outputs[run_id] = proc.communicate(timeout=600)[0]
-    finally:
-        stop.set()
-        looper.join(timeout=120)
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
+    with gc_looping(_cli("gc"), env, before_each=count_alive) as gc_outputs:
+        outputs = wait_all(procs, timeout=600)
     for run_id, proc in procs.items():
         assert proc.returncode == 0, f"run {run_id} exit {proc.returncode}:\n{outputs[run_id][-3000:]}"
         summary = json.loads((reports / run_id / "summary.json").read_text())

@@ -7,7 +7,6 @@ kills at the exact moments the tally can only hit by chance.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from netattest.lab.lab import run_namespaces
 from netattest.lab.state import RunDir
 from netattest.runid import new_run_id
 from tests.conftest import MACVLAN_ONLY, REPO
+from tests.harness_runs import reduced_tally
 
 pytestmark = pytest.mark.lab
 
@@ -30,23 +30,8 @@ POINTS_PER_SIGNAL = int(os.environ.get("NETATTEST_CRASH_POINTS", "4"))
 
 
 def test_reduced_crash_tally_leaves_nothing_after_gc(tmp_path: Path) -> None:
-    out = tmp_path / "tally.json"
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "crash_tally.py"), "--points",
-                           str(POINTS_PER_SIGNAL), "--fresh", "end", "--seed", "8", "--json", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=1200)
-    report = proc.stdout[-6000:] + proc.stderr[-3000:]
-    assert out.exists(), report
-    tally = json.loads(out.read_text())
+    tally, report, proc = reduced_tally(tmp_path, POINTS_PER_SIGNAL, 8)
     points = tally["points"]
-    for sig in ("INT", "TERM", "KILL"):
-        mine = [p for p in points if p["signal"] == sig]
-        assert len(mine) >= POINTS_PER_SIGNAL, report
-        assert {p["phase"] for p in mine} == {"up", "probe", "down"}, report
-        assert all("not reached" not in p["fired"] and "never saw" not in p["fired"] for p in mine), report
-        assert tally["fresh_end"][sig] == 0, f"a fresh run after the SIG{sig} kills failed\n{report}"
-    leftovers = [(p["signal"], p["phase"], p["how"], p["left_after_gc"] + p["late_leftovers"]) for p in points
-                 if p["left_after_gc"] or p["late_leftovers"]]
-    assert leftovers == [], report
     assert any(p["left_before_gc"] for p in points), "no kill left anything for gc: the tally proves nothing"
     assert proc.returncode == 0, report
     print(proc.stdout[proc.stdout.find("signal  phase"):])
