@@ -95,6 +95,7 @@ class EvidenceKit:
         self.pod_evidence: dict[str, dict[str, str]] = {}
         self._open_steps: list[Any] = []
         self._written: dict[tuple[str, str], str] = {}  # (pod, evidence) -> attachment file already in the results
+        self._owners: dict[str, list[str]] | None = None
 
     # -- steps ----------------------------------------------------------------------------------------------------
     def verdict(self, title: str, wire: Iterable[Outcome] = ()) -> None:
@@ -282,7 +283,10 @@ class EvidenceKit:
     # -- probe evidence -------------------------------------------------------------------------------------------
     def attach_probe(self, outcome: Outcome) -> None:
         """The probe transcript, and the pcap of the check's traffic when the capture mode asks for it."""
-        record = check_record(outcome, mac_owners(self._inventory()))
+        inventory = self._inventory()
+        if self._owners is None or inventory is None:  # one map per session: the inventory is fixed once probed
+            self._owners = mac_owners(inventory) if inventory is not None else None
+        record = check_record(outcome, self._owners or {})
         allure.attach(self.scrubber.text(transcript(record)), name="probe transcript", attachment_type=TEXT)
         data = check_pcap(outcome, self.capture)
         if data is not None:

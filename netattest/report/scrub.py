@@ -31,8 +31,11 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # command-line style: --token xyz, --password=xyz
     (re.compile(r"(?i)(--(?:token|password|client-key)[= ])(?!\[REDACTED\])\S+"), r"\1" + REDACTED),
 ]
-#: every pattern above needs one of these words: texts without them are left alone without running the patterns
-_TRIGGER = re.compile(r"(?i)PRIVATE KEY|bearer|authorization|eyJ|" + _SECRET_KEYS + r"|--(?:token|password|client-key)")
+#: every pattern above needs one of these words (lower case): texts without them are left alone without running
+#: the patterns. Plain substring tests on the lowered text: a case-insensitive regex alternation cost 5 s of a
+#: 5,000-check run's evidence
+_TRIGGER_WORDS = ("private key", "bearer", "authorization", "eyj", "token", "client-key", "client-certificate-data",
+                  "password", "passwd", "secret", "apikey", "api-key", "api_key")
 _SECRET_ENV = re.compile(r"(?i)(TOKEN|SECRET|PASSW|PRIVATE|CREDENTIAL|API_?KEY|AUTH)")
 _KUBECONFIG_SECRET_FIELDS = {"token", "client-key-data", "client-certificate-data", "password", "id-token",
                              "refresh-token", "access-token", "client-secret"}
@@ -90,7 +93,8 @@ class Scrubber:
         for literal in self.literals:
             if literal in text:
                 text = text.replace(literal, REDACTED)
-        if _TRIGGER.search(text) is None:  # one scan decides for most texts: nothing credential-shaped here
+        lowered = text.lower()
+        if not any(word in lowered for word in _TRIGGER_WORDS):  # most texts: nothing credential-shaped here
             return text
         for pattern, replacement in _PATTERNS:
             text = pattern.sub(replacement, text)
