@@ -179,3 +179,38 @@ def test_gc_removes_everything_a_killed_build_left(sig: signal.Signals) -> None:
     assert not RunDir(run_id).path.exists()
     assert root_links() == links
     assert not any(name.startswith(f"na-{run_id}") for name in netns.listnetns())
+
+
+def test_input_backlog_drops_are_summed_over_cpus(tmp_path) -> None:  # noqa: ANN001
+    from netattest.lab.capacity import backlog_drops
+
+    stat = tmp_path / "softnet_stat"
+    stat.write_text("03f3a827 00000568 00000000 00000000\n03db93b8 00000bad 00000001 00000000\n")
+    assert backlog_drops(stat) == 0x568 + 0xBAD
+    assert backlog_drops(tmp_path / "missing") == 0
+
+
+def test_drops_outside_the_probe_sockets_make_the_window_untrustworthy() -> None:
+    """A who-has lost in a full input backlog never reaches its target: the window must say so (isolation checks
+    then judge it broken), and a window without such drops must not be tainted."""
+    from netattest.probe.engine import WindowStats
+    from netattest.targets.lab import LabTarget
+
+    class Lab:  # only what the target reads around its window
+        def __init__(self, grow: int) -> None:
+            self.reads, self.grow = 0, grow
+
+        def drop_counters(self) -> dict[str, int]:
+            self.reads += 1
+            return {"neighbour table full": 3, "input backlog full (host-wide)": 10 + self.grow * (self.reads - 1)}
+
+    class Engine:
+        def run(self, probes):  # noqa: ANN001, ANN202
+            return [], WindowStats(probes=0, frames_sent=0, frames_received=0, kernel_drops=0, duration_s=0.1)
+
+    for grow, drops in ((0, 0), (7, 7)):
+        target = LabTarget.__new__(LabTarget)
+        target.lab, target.engine = Lab(grow), Engine()
+        _, stats = target.probe([])
+        assert stats.kernel_drops == drops and stats.trustworthy is (drops == 0)
+        assert any("input backlog full (host-wide) +7" in e for e in stats.socket_errors) is (drops > 0)

@@ -66,6 +66,29 @@ def table_fulls() -> int:
     return sum(int(line.split()[column], 16) for line in lines[1:] if line.strip())
 
 
+SOFTNET_STAT = Path("/proc/net/softnet_stat")
+
+
+def backlog_drops(path: Path = SOFTNET_STAT) -> int:
+    """Frames the kernel dropped because a CPU's input backlog (net.core.netdev_max_backlog) was full, summed over
+    CPUs (second column of /proc/net/softnet_stat, hex). Every veth hop queues there, so a burst of probes can lose
+    a who-has before it reaches its target: silence that proves nothing. Host-wide: a window during which anything on
+    the host overflowed it is distrusted too (broken, never a false pass)."""
+    try:
+        lines = path.read_text().split("\n")
+    except OSError:
+        return 0
+    total = 0
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 2:
+            try:
+                total += int(fields[1], 16)
+            except ValueError:
+                continue
+    return total
+
+
 def rx_dropped(ipr: Any) -> int:
     """Frames the interfaces of one namespace dropped on receive (macvlan broadcast queues, backlogs)."""
     total = 0

@@ -25,7 +25,7 @@ from netattest.annotations import (NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATIO
 from netattest.errors import CniError, LabError
 from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
 from netattest.lab import cni, daemons
-from netattest.lab.capacity import check_neighbour_capacity, rx_dropped, table_fulls
+from netattest.lab.capacity import backlog_drops, check_neighbour_capacity, rx_dropped, table_fulls
 from netattest.lab.links import read_interfaces, read_routes
 from netattest.lab.nsenter import write_sysctls
 from netattest.lab.state import STATE_ROOT, RunDir
@@ -300,9 +300,10 @@ class Lab:
                 render_network_status(record.statuses)
 
     def drop_counters(self) -> dict[str, int]:
-        """Drops the probe engine's own sockets cannot see: a full neighbour table, and frames the nodes and the
-        switch dropped on receive. A probe window during which any of these grew proves nothing by silence."""
-        counters = {"neighbour table full": table_fulls()}
+        """Drops the probe engine's own sockets cannot see: a full neighbour table, a full input backlog, and frames
+        the nodes and the switch dropped on receive. A probe window during which any of these grew proves nothing
+        by silence."""
+        counters = {"neighbour table full": table_fulls(), "input backlog full (host-wide)": backlog_drops()}
         for name, ns in self._namespaces.items():
             role = parse_netns_name(name)
             if role and role[1] in ("node", "fabric") and ns.ipr is not None:
