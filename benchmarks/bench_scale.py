@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import struct
 import subprocess
 import sys
 import time
@@ -39,6 +38,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from netattest.lab.capacity import neighbour_entries_needed  # noqa: E402
 
 TARGET_UP_S = 20.0
 TARGET_RSS_MB = 400.0
@@ -107,21 +108,6 @@ def root_snapshot() -> str:
 NEIGH_SYSCTL = "/proc/sys/net/ipv4/neigh/default/gc_thresh{}"
 
 
-def neighbours_needed(topology) -> int:  # noqa: ANN001
-    """ARP entries the probe window creates: every member of a VLAN learns every other member that ARPs it.
-
-    The kernel keeps ONE neighbour table for all network namespaces of the host (gc_thresh1-3 exist only in the
-    root namespace), so the whole lab shares it with the host; beyond gc_thresh3 a target drops ARP requests
-    without answering, which reads as "no L2 path"."""
-    sizes: Counter[str] = Counter()
-    for pod in topology.pods:
-        for net in pod.networks:
-            sizes[topology.attachment(pod.namespace, net.attachment).network] += 1
-    for host in topology.external_hosts:
-        sizes[host.network] += 1
-    return sum(n * n for n in sizes.values())
-
-
 def read_thresholds() -> tuple[int, int, int]:
     return tuple(int(Path(NEIGH_SYSCTL.format(i)).read_text()) for i in (1, 2, 3))  # type: ignore[return-value]
 
@@ -129,36 +115,6 @@ def read_thresholds() -> tuple[int, int, int]:
 def write_thresholds(values: tuple[int, int, int]) -> None:
     for i, value in zip((1, 2, 3), values):
         Path(NEIGH_SYSCTL.format(i)).write_text(str(value))
-
-
-def replies_only_bpf() -> bytes:
-    """Experiment (--experiment replies-bpf): the engine's socket filter, but keeping only ARP *replies* and ICMP
-    echo *replies*. The engine matches nothing else, yet its filter keeps every ARP request: at scale each broadcast
-    who-has lands on every probe socket of its VLAN (about 50 frames read per probe sent in the 200-pod lab)."""
-    ld_w_abs, ld_h_abs, ld_b_abs, jeq_k, ret_k, ldx_msh, ld_b_ind = 0x20, 0x28, 0x30, 0x15, 0x06, 0xB1, 0x50
-    accept, drop = 13, 14
-
-    def jeq(pc: int, k: int, jt: int, jf: int) -> tuple[int, int, int, int]:
-        return (jeq_k, jt - pc - 1, jf - pc - 1, k)
-
-    insns = [
-        (ld_w_abs, 0, 0, 0xFFFFF000 + 4),  # 0: A = pkttype
-        jeq(1, 4, drop, 2),  # 1: PACKET_OUTGOING
-        jeq(2, 3, drop, 3),  # 2: PACKET_OTHERHOST
-        (ld_h_abs, 0, 0, 12),  # 3: ethertype
-        jeq(4, 0x0806, 5, 7),  # 4: ARP ...
-        (ld_h_abs, 0, 0, 20),  # 5: ARP opcode
-        jeq(6, 2, accept, drop),  # 6: ... replies only
-        jeq(7, 0x0800, 8, drop),  # 7: IPv4 ...
-        (ld_b_abs, 0, 0, 23),  # 8: protocol
-        jeq(9, 1, 10, drop),  # 9: ... ICMP
-        (ldx_msh, 0, 0, 14),  # 10: X = IP header length
-        (ld_b_ind, 0, 0, 14),  # 11: A = ICMP type
-        jeq(12, 0, accept, drop),  # 12: echo replies only
-        (ret_k, 0, 0, 0xFFFF),  # 13: accept
-        (ret_k, 0, 0, 0),  # 14: drop
-    ]
-    return b"".join(struct.pack("=HBBI", *insn) for insn in insns)
 
 
 def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
@@ -235,8 +191,6 @@ def main() -> int:
                     help=f"probe-count target (default {TARGET_PROBES:,} for the full profile, else none)")
     ap.add_argument("--rate-probes", type=int, default=10_000,
                     help="at least this many probes in the ARP rate batch (reachable pairs, cycled)")
-    ap.add_argument("--experiment", choices=("replies-bpf",), action="append", default=[],
-                    help="measure a suggested engine change without editing the engine (see replies_only_bpf)")
     ap.add_argument("--keep-neigh-limits", action="store_true",
                     help="do not raise the host's neighbour-table limits for the run (shows the failure mode)")
     ap.add_argument("--cli", choices=("also", "only", "skip"), default="also",
@@ -261,17 +215,13 @@ def main() -> int:
         return 2
 
     from netattest.evaluate import run_matrix
-    from netattest.lab.lab import Lab, run_namespaces
+    from netattest.lab.lab import run_namespaces
     from netattest.lab.state import RunDir
     from netattest.matrix import plan, sanity_targets
     from netattest.probe.engine import Probe
     from netattest.targets.lab import LabTarget
     from netattest.topology import load_topology_text
 
-    if "replies-bpf" in args.experiment:
-        import netattest.probe.engine as engine_module
-        engine_module._BPF_CODE = replies_only_bpf()
-        print("EXPERIMENT: probe sockets keep only ARP replies and ICMP echo replies (replies_only_bpf)")
     if args.cli == "only":
         return cli_profile(text, args.timeout, args.keep_neigh_limits)
     full = (args.nodes, args.vlans, args.pods) == (10, 4, 200)
@@ -282,7 +232,7 @@ def main() -> int:
     checks = plan(topology)
     target = LabTarget(topology, timeout=args.timeout)  # the product's path: drops outside the sockets count
     lab, engine = target.lab, target.engine
-    needed = neighbours_needed(topology)
+    needed = neighbour_entries_needed(topology)
     saved = read_thresholds()
     if saved[2] < 2 * needed and not args.keep_neigh_limits:
         raised = (saved[0], max(saved[1], 2 * needed), max(saved[2], 4 * needed))
@@ -291,8 +241,7 @@ def main() -> int:
               "for this run (restored afterwards)")
         write_thresholds(raised)
     figures: dict[str, object] = {"nodes": args.nodes, "vlans": args.vlans, "pods": args.pods,
-                                  "checks": len(checks), "timeout_s": args.timeout,
-                                  "experiments": args.experiment}
+                                  "checks": len(checks), "timeout_s": args.timeout}
     try:
         start = time.perf_counter()
         inventory = lab.up()
@@ -414,7 +363,7 @@ def cli_profile(text: str, timeout_s: float, keep_neigh_limits: bool) -> int:
     """The whole ``netattest run`` with the neighbour-table limits it needs (restored afterwards)."""
     from netattest.topology import load_topology_text
 
-    needed = neighbours_needed(load_topology_text(text, "scale.yaml"))
+    needed = neighbour_entries_needed(load_topology_text(text, "scale.yaml"))
     saved = read_thresholds()
     if saved[2] < 2 * needed and not keep_neigh_limits:
         write_thresholds((saved[0], max(saved[1], 2 * needed), max(saved[2], 4 * needed)))

@@ -10,6 +10,7 @@ import pytest
 
 from netattest.inventory import Inventory
 from netattest.lab.lab import Lab
+from netattest.topology import load_topology
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "topologies" / "restricted-vlan.yaml"
@@ -37,3 +38,14 @@ def macvlan_lab() -> Iterator[tuple[Lab, Inventory]]:
 
     with lab_up(MACVLAN_ONLY) as built:
         yield built
+
+
+@pytest.fixture
+def nodes_only_lab() -> Iterator[Lab]:
+    """The macvlan-only lab built up to its nodes (no pod), as the node pre-flight sees it; torn down after."""
+    built = Lab(load_topology(MACVLAN_ONLY))
+    built.up(stage="nodes")
+    try:
+        yield built
+    finally:
+        built.down()

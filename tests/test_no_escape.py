@@ -203,14 +203,16 @@ def _neighbour_limit() -> int:
 @pytest.mark.lab
 def test_a_full_host_neighbour_table_is_never_reported_as_a_network_failure() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from bench_scale import generate, neighbours_needed  # type: ignore[import-not-found]
+    from bench_scale import generate  # type: ignore[import-not-found]
+
+    from netattest.lab.capacity import neighbour_entries_needed
 
     from netattest.evaluate import run_matrix
     from netattest.matrix import plan, sanity_targets
     from netattest.probe.engine import ProbeEngine
 
     topology = load_topology_text(generate(nodes=2, vlans=1, pods=46, isolation="none"), "neigh.yaml")
-    needed = neighbours_needed(topology)
+    needed = neighbour_entries_needed(topology)
     if _neighbour_limit() >= 2 * needed:
         pytest.skip(f"gc_thresh3 {_neighbour_limit()} already holds this lab's {needed} neighbour entries")
     lab = Lab(topology)

@@ -362,13 +362,8 @@ def test_node_host_still_overrides_the_debug_pod(server: FakeApiServer, tmp_path
 # -- real facts: a nodes-only lab stands in for the cluster's nodes (root) ------------------------------------------
 
 @pytest.fixture
-def lab() -> Iterator[Lab]:
-    built = Lab(TOPOLOGY)
-    built.up(stage="nodes")
-    try:
-        yield built
-    finally:
-        built.down()
+def lab(nodes_only_lab: Lab) -> Lab:
+    return nodes_only_lab
 
 
 def cluster_over_lab_nodes(lab: Lab) -> FakeApiServer:

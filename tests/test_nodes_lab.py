@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,13 +33,8 @@ DUTIES = {d.id: d for d in duties.master_duties(TOPOLOGY)}
 
 
 @pytest.fixture
-def lab() -> Iterator[Lab]:
-    built = Lab(TOPOLOGY)
-    built.up(stage="nodes")
-    try:
-        yield built
-    finally:
-        built.down()
+def lab(nodes_only_lab: Lab) -> Lab:
+    return nodes_only_lab
 
 
 def ns(lab: Lab, node: str) -> str:

@@ -6,7 +6,6 @@ Never reads environment variables' values (only NETATTEST_IN_SANDBOX, to say whe
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import subprocess
@@ -17,17 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from netattest import __version__
+from netattest.lab.cni import CNI_BIN_DIRS
+from netattest.report.manifest import sha256_file
 
-CNI_BIN_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 LIBRARIES = ("pytest", "scapy", "pyroute2", "allure-pytest", "kubernetes", "Jinja2")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _run(argv: list[str], *, stderr: bool = False, **kwargs: Any) -> str:
@@ -74,7 +66,7 @@ def cni_plugin(name: str) -> dict[str, Any]:
         path = Path(directory) / name
         if path.is_file():
             said = _run([str(path), "--version"], stderr=True).splitlines()  # the reference plugins print to stderr
-            return {"path": str(path), "sha256": _sha256(path), "version": said[0] if said else "",
+            return {"path": str(path), "sha256": sha256_file(path), "version": said[0] if said else "",
                     "protocols": said[1].split(":", 1)[-1].strip() if len(said) > 1 else "",
                     "package": _package_of(str(path))}
     return {"path": None, "sha256": None, "version": "not installed", "protocols": "", "package": ""}

@@ -160,7 +160,7 @@ def _read_checks(path: Path) -> tuple[dict[str, Any], int]:
                     if check["status"] == "passed":
                         check["transcript"] = None
             checks.append(_lean_check(record, keep_transcript=not over or record["status"] != "passed"))
-    for key in ("wire_macs", "window"):
+    for key in ("wire_macs", "window"):  # written before the checks: found without reading the file again
         with path.open("rb") as handle:
             doc[key] = next(ijson.items(handle, key, use_float=True), doc[key])
     omitted = sum(1 for c in checks if c["transcript"] is None) if len(checks) > TRANSCRIPTS_INLINE_LIMIT else 0

@@ -164,11 +164,13 @@ def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory |
     pcap_of_probe: dict[str, str] = {}
     verdict_of: dict[str, tuple[str, str]] = {}
     outcomes = [] if matrix is None else list(matrix.outcomes.values())
+    # the small parts first and the checks last: a reader gets them without scanning past the checks
     head = {"schema": CHECKS_SCHEMA, "run_id": run_id, "capture": capture,
             "window": None if matrix is None else {**to_jsonable(matrix.stats),
-                                                    "trustworthy": matrix.stats.trustworthy}}
-    wire_macs = [] if matrix is None else [
-        {"pod": pod, "iface": iface, "macs": sorted(macs)} for (pod, iface), macs in sorted(matrix.wire_macs.items())]
+                                                    "trustworthy": matrix.stats.trustworthy},
+            "wire_macs": [] if matrix is None else [
+                {"pod": pod, "iface": iface, "macs": sorted(macs)}
+                for (pod, iface), macs in sorted(matrix.wire_macs.items())]}
     with (run_dir / "checks.json").open("w") as handle:
         handle.write(json.dumps(head, indent=1)[:-2] + ',\n "checks": [')
         for n, outcome in enumerate(outcomes):
@@ -185,8 +187,7 @@ def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory |
                     pcap_of_probe.setdefault(result.probe.id, pcap_name)
             record = check_record(outcome, owners, tests_by_check.get(outcome.check.id), pcap_name)
             handle.write(("," if n else "") + "\n  " + json.dumps(record, indent=1).replace("\n", "\n  "))
-        handle.write(("\n ]" if outcomes else "]") + ',\n "wire_macs": '
-                     + json.dumps(wire_macs, indent=1).replace("\n", "\n ") + "\n}")
+        handle.write(("\n ]" if outcomes else "]") + "\n}")
     with (run_dir / "probes.jsonl").open("w") as handle:
         for result in ([] if matrix is None else matrix.results):
             check, verdict = verdict_of.get(result.probe.id, ("", ""))

@@ -124,24 +124,20 @@ class Scrubber:
         return sorted(changed)
 
     def _file(self, path: Path) -> bool:
-        """Scrub one file chunk by chunk (a 50 MB checks.json is never in memory whole); False for binary files
-        and for files without anything to remove, which are left untouched."""
-        scratch = path.with_name(path.name + ".scrub")
-        changed = False
+        """Scrub one file chunk by chunk (a 50 MB checks.json is never in memory whole). A first read-only pass
+        decides: files with nothing to remove (nearly all) and binary files are never rewritten."""
         try:
-            with path.open("rb") as source, scratch.open("w", encoding="utf-8") as out:
-                for raw in _text_chunks(source):
-                    text = raw.decode("utf-8")
-                    clean = self.text(text)
-                    changed = changed or clean != text
-                    out.write(clean)
+            with path.open("rb") as source:
+                if not any(self.text(text) != text for text in (raw.decode("utf-8") for raw in _text_chunks(source))):
+                    return False
         except UnicodeDecodeError:  # binary (pcap attachments): frames only, nothing of ours
-            changed = False
-        if changed:
-            scratch.replace(path)
-        else:
-            scratch.unlink()
-        return changed
+            return False
+        scratch = path.with_name(path.name + ".scrub")
+        with path.open("rb") as source, scratch.open("w", encoding="utf-8") as out:
+            for raw in _text_chunks(source):
+                out.write(self.text(raw.decode("utf-8")))
+        scratch.replace(path)
+        return True
 
 
 CHUNK = 1 << 20
