@@ -27,7 +27,7 @@ from netattest.probe import (
     parse_tpacket_stats,
     read_interface,
 )
-from netattest.probe.engine import _BPF_CODE
+from netattest.probe.frames import BPF_CODE
 
 ROOT = os.geteuid() == 0
 needs_netns = pytest.mark.skipif(
@@ -121,7 +121,7 @@ def test_window_with_drops_or_errors_is_not_trustworthy() -> None:
 
 
 def test_bpf_program_is_well_formed() -> None:
-    insns = [struct.unpack("=HBBI", _BPF_CODE[i:i + 8]) for i in range(0, len(_BPF_CODE), 8)]
+    insns = [struct.unpack("=HBBI", BPF_CODE[i:i + 8]) for i in range(0, len(BPF_CODE), 8)]
     for pc, (code, jt, jf, _k) in enumerate(insns):
         if code == 0x15:  # every jump lands inside the program
             assert pc + 1 + jt < len(insns) and pc + 1 + jf < len(insns)
@@ -129,14 +129,14 @@ def test_bpf_program_is_well_formed() -> None:
 
 
 def test_send_order_puts_silent_probes_first_and_spreads_broadcasts() -> None:
-    from netattest.probe.engine import _send_order
+    from netattest.probe.window import send_order
 
     src = Endpoint(None, "eth0", "10.0.0.1", "02:00:00:00:00:01")
     probes = ([Probe(f"b{i}", "arp", src, f"10.0.1.{i}", None, True) for i in range(30)]
               + [Probe(f"u{i}", "icmp", src, f"10.0.1.{i}", "02:00:00:00:01:01", True) for i in range(30)]
               + [Probe(f"s{i}", "arp", src, f"10.0.2.{i}", None, False) for i in range(20)]
               + [Probe(f"t{i}", "icmp", src, f"10.0.2.{i}", "02:00:00:00:02:01", False) for i in range(20)])
-    order = _send_order(probes, list(range(len(probes))))
+    order = send_order(probes, list(range(len(probes))))
     assert sorted(order) == list(range(len(probes))), "every probe exactly once"
     assert all(not probes[i].expect_answer for i in order[:40]) and all(probes[i].expect_answer for i in order[40:])
     floods = [probes[i].kind == "arp" and probes[i].target_mac is None for i in order]

@@ -6,7 +6,7 @@ shipped into cluster pods; the lab reuses it rather than keeping a second copy.
 
 from __future__ import annotations
 
-from netattest.probe.engine import in_netns, netns_path
+from netattest.probe.netns import in_netns, netns_path
 
 __all__ = ["in_netns", "netns_path", "write_sysctls"]
 

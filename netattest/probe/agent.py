@@ -356,14 +356,18 @@ def agent_command(python: str = "python3") -> list[str]:
     return [python, "-c", BOOTSTRAP]
 
 
+#: the stdlib + scapy modules an agent needs, in import order (each imports only those before it)
+SHIPPED_MODULES = ("model", "netns", "frames", "sockets", "window", "engine", "agent")
+
+
 def bootstrap_payload(argv: list[str] | None = None) -> bytes:
     """The engine's and the agent's source as one JSON line, for :data:`BOOTSTRAP` to install and run with
     ``argv`` (e.g. ``["--lazy"]``)."""
     here = os.path.dirname(os.path.abspath(__file__))
     modules = []
-    for name, filename in (("netattest.probe.engine", "engine.py"), ("netattest.probe.agent", "agent.py")):
-        with open(os.path.join(here, filename), encoding="utf-8") as handle:
-            modules.append((name, handle.read()))
+    for name in SHIPPED_MODULES:
+        with open(os.path.join(here, name + ".py"), encoding="utf-8") as handle:
+            modules.append((f"netattest.probe.{name}", handle.read()))
     header = {"packages": ["netattest", "netattest.probe"], "modules": modules, "main": "netattest.probe.agent",
               "argv": list(argv or [])}
     return (json.dumps(header) + "\n").encode()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import errno
 
-from .engine import ProbeError, in_netns
+from .model import ProbeError
+from .netns import in_netns
 
 
 def read_interface(netns: str | None, ifname: str) -> tuple[str, list[str]]:
