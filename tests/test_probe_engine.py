@@ -6,8 +6,6 @@ Nothing is added to the root namespace: every link and address lives in a `nates
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 import socket
 import struct
 import subprocess
@@ -28,62 +26,9 @@ from netattest.probe import (
     read_interface,
 )
 from netattest.probe.frames import BPF_CODE
+from tests.helpers.netlab import NET, ROOT, NetnsLab, _ip, _netns_self, needs_netns
 
-ROOT = os.geteuid() == 0
-needs_netns = pytest.mark.skipif(
-    not ROOT or shutil.which("ip") is None, reason="needs root, iproute2 and network namespaces"
-)
-NET = "10.254.0"
-
-
-def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["ip", *args], capture_output=True, text=True, check=check)
-
-
-def _netns_self() -> str:
-    return os.readlink("/proc/thread-self/ns/net")
-
-
-class Lab:
-    """A 'switch' namespace with one Linux bridge per segment; hosts are namespaces with a veth `eth0` on it."""
-
-    def __init__(self) -> None:
-        self.prefix = f"natest-{secrets.token_hex(3)}"
-        self.created: list[str] = []
-        self.sw = self._netns("sw")
-        self.bridges: set[str] = set()
-        self._n = 0
-
-    def _netns(self, suffix: str) -> str:
-        name = f"{self.prefix}-{suffix}"
-        _ip("netns", "add", name)
-        self.created.append(name)
-        _ip("-n", name, "link", "set", "lo", "up")
-        return name
-
-    def host(self, name: str, *cidrs: str, segment: str = "br0", up: bool = True) -> Endpoint:
-        ns = self._netns(name)
-        if segment not in self.bridges:
-            _ip("-n", self.sw, "link", "add", segment, "type", "bridge")
-            _ip("-n", self.sw, "link", "set", segment, "up")
-            self.bridges.add(segment)
-        self._n += 1
-        port = f"p{self._n}"
-        mac = f"02:00:00:00:{self._n // 256:02x}:{self._n % 256:02x}"
-        _ip("-n", ns, "link", "add", "eth0", "address", mac, "type", "veth", "peer", "name", port, "netns", self.sw)
-        _ip("-n", self.sw, "link", "set", port, "master", segment, "up")
-        for cidr in cidrs:
-            _ip("-n", ns, "addr", "add", cidr, "dev", "eth0")
-        if up:
-            _ip("-n", ns, "link", "set", "eth0", "up")
-        ip = cidrs[0].split("/")[0] if cidrs else "0.0.0.0"
-        return Endpoint(netns=ns, ifname="eth0", ip=ip, mac=mac, label=f"{name}:eth0")
-
-    def teardown(self) -> None:
-        for name in reversed(self.created):
-            res = _ip("netns", "del", name, check=False)
-            if res.returncode and "No such file" not in res.stderr:
-                raise RuntimeError(f"cannot delete netns {name}: {res.stderr.strip()}")
+Lab = NetnsLab
 
 
 @pytest.fixture

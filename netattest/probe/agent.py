@@ -16,7 +16,9 @@ Protocol (version 1), one JSON object per line each way:
   netlink: name, MAC, IPv4 CIDRs, link kind, ipvlan/macvlan mode, MTU, up), ``neighbours`` (the IPv4 ARP
   table: ip, mac, ifname, state), ``probe`` (``probes``: a list of
   :class:`~netattest.probe.engine.Probe` as dicts, ``engine``: timeout/retries/... for this window; replies with
-  ``results`` and ``stats``), ``ping``, ``quit``;
+  ``results`` and ``stats``), ``listen`` (``listeners``: :class:`~netattest.probe.model.Listener` as dicts, opened
+  now and read during every later window), ``collect`` (closes them; replies ``heard`` and ``listening``),
+  ``ping``, ``quit``;
 * end of stdin ends the agent (closing the exec stream is enough to stop it).
 
 Anything a library prints goes to stderr: stdout carries protocol lines only.
@@ -36,7 +38,7 @@ from dataclasses import asdict
 from typing import Any, BinaryIO
 
 # in a pod, the bootstrap registers the engine's source under this very name
-from netattest.probe.engine import Answer, Endpoint, Probe, ProbeEngine, ProbeResult, WindowStats
+from netattest.probe.engine import Answer, Endpoint, Heard, Listener, Probe, ProbeEngine, ProbeResult, WindowStats
 
 PROTOCOL = 1
 AGENT = "netattest-probe-agent"
@@ -53,7 +55,21 @@ def probe_from_wire(data: dict[str, Any]) -> Probe:
     return Probe(id=str(data["id"]), kind=data["kind"],
                  source=Endpoint(src.get("netns"), src["ifname"], src["ip"], src["mac"], src.get("label", "")),
                  target_ip=data["target_ip"], target_mac=data.get("target_mac"),
-                 expect_answer=bool(data.get("expect_answer", True)))
+                 expect_answer=bool(data.get("expect_answer", True)), mark=int(data.get("mark") or 0))
+
+
+def listener_to_wire(listener: Listener) -> dict[str, Any]:
+    return asdict(listener)
+
+
+def listener_from_wire(data: dict[str, Any]) -> Listener:
+    return Listener(id=str(data["id"]), netns=data.get("netns"), ifname=str(data["ifname"]),
+                    mode=data.get("mode", "marks"), watch_ips=tuple(data.get("watch_ips") or ()),
+                    label=str(data.get("label", "")))
+
+
+def heard_from_wire(data: dict[str, Any]) -> Heard:
+    return Heard(**data)
 
 
 def result_to_wire(result: ProbeResult) -> dict[str, Any]:
@@ -87,7 +103,8 @@ def stats_from_wire(data: dict[str, Any]) -> WindowStats:
     return WindowStats(probes=int(data["probes"]), frames_sent=int(data["frames_sent"]),
                        frames_received=int(data["frames_received"]), kernel_drops=int(data["kernel_drops"]),
                        duration_s=float(data["duration_s"]), socket_errors=list(data.get("socket_errors", [])),
-                       rounds=int(data.get("rounds", 0)))
+                       rounds=int(data.get("rounds", 0)), heard=[heard_from_wire(h) for h in data.get("heard", [])],
+                       listening=dict(data.get("listening") or {}))
 
 
 # --- interfaces over netlink (no pyroute2, no iproute2 needed in the image) -------------------------------------
@@ -266,16 +283,18 @@ class Agent:
             return {"neighbours": read_neighbours()}
         if op == "probe":
             return self._probe(request)
+        if op == "listen":
+            self._engine({}).listen([listener_from_wire(x) for x in request.get("listeners", [])])
+            return {}
+        if op == "collect":
+            heard, listening = self._engine({}).collect()
+            return {"heard": [asdict(h) for h in heard], "listening": listening}
         if op == "quit":
             return {}
-        raise ValueError(f"unknown op {op!r} (known: hello, interfaces, neighbours, probe, ping, quit)")
+        raise ValueError(f"unknown op {op!r} (known: hello, interfaces, neighbours, probe, listen, collect, ping, "
+                         "quit)")
 
-    def _probe(self, request: dict[str, Any]) -> dict[str, Any]:
-        if self.scapy is None and not self.scapy_error:
-            self.warm_up()  # started with --lazy
-        if self.scapy is None:
-            raise RuntimeError(self.scapy_error or "scapy is not available")
-        params = {k: v for k, v in (request.get("engine") or {}).items() if k in ENGINE_KEYS}
+    def _engine(self, params: dict[str, Any]) -> ProbeEngine:
         if self.engine is None:
             self.engine = ProbeEngine(**params)
         else:
@@ -283,8 +302,16 @@ class Agent:
                 setattr(self.engine, key, value)
             if "timeout" in params and "retry_timeout" not in params:
                 self.engine.retry_timeout = float(params["timeout"]) / 2
+        return self.engine
+
+    def _probe(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.scapy is None and not self.scapy_error:
+            self.warm_up()  # started with --lazy
+        if self.scapy is None:
+            raise RuntimeError(self.scapy_error or "scapy is not available")
+        params = {k: v for k, v in (request.get("engine") or {}).items() if k in ENGINE_KEYS}
         probes = [probe_from_wire(p) for p in request.get("probes", [])]
-        results, stats = self.engine.run(probes)
+        results, stats = self._engine(params).run(probes)
         return {"results": [result_to_wire(r) for r in results], "stats": stats_to_wire(stats)}
 
     def serve(self, stdin: BinaryIO) -> int:
@@ -357,7 +384,7 @@ def agent_command(python: str = "python3") -> list[str]:
 
 
 #: the stdlib + scapy modules an agent needs, in import order (each imports only those before it)
-SHIPPED_MODULES = ("model", "netns", "frames", "sockets", "window", "engine", "agent")
+SHIPPED_MODULES = ("model", "netns", "frames", "sockets", "listen", "window", "engine", "agent")
 
 
 def bootstrap_payload(argv: list[str] | None = None) -> bytes:

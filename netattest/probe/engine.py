@@ -1,4 +1,4 @@
-"""Batched ARP/ICMP probe engine over AF_PACKET sockets held in many network namespaces.
+"""Batched ARP/ICMP/UDP/TCP probe engine over AF_PACKET sockets held in many network namespaces.
 
 Self-contained on purpose: the ``netattest.probe`` modules it uses (model, netns, frames, sockets, window) depend
 only on the Python standard library and scapy, because they are also shipped into probe pods and driven over a
@@ -20,8 +20,9 @@ import socket
 from collections.abc import Sequence
 
 from netattest.probe.frames import BPF_CODE, Template, build_template
-from netattest.probe.model import (Answer, CapturedFrame, Endpoint, Probe, ProbeError, ProbeResult, WindowStats,
-                                   parse_tpacket_stats)
+from netattest.probe.listen import ListenerSet
+from netattest.probe.model import (Answer, CapturedFrame, Endpoint, Heard, Listener, Probe, ProbeError, ProbeResult,
+                                   WindowStats, parse_tpacket_stats)
 from netattest.probe.netns import in_netns, netns_path
 from netattest.probe.sockets import PacketSocket, SocketKey, open_packet_socket
 from netattest.probe.window import Window, send_order
@@ -30,6 +31,8 @@ __all__ = [
     "Answer",
     "CapturedFrame",
     "Endpoint",
+    "Heard",
+    "Listener",
     "Probe",
     "ProbeEngine",
     "ProbeError",
@@ -78,6 +81,7 @@ class ProbeEngine:
         self._socks: dict[SocketKey, PacketSocket] = {}
         self._templates: dict[tuple[str, str], Template] = {}
         self._key_counter = int.from_bytes(os.urandom(4), "big")
+        self.listeners = ListenerSet(self.rcvbuf)
 
     # context manager ------------------------------------------------------------------------------------------------
     def __enter__(self) -> ProbeEngine:  # noqa: PYI034 - stays importable on Python < 3.11 (probe pods)
@@ -88,6 +92,7 @@ class ProbeEngine:
 
     def close(self) -> None:
         """Close every socket. Each close waits for an RCU grace period (~15 ms): done in parallel threads."""
+        self.listeners.collect()
         socks = [s.sock for s in self._socks.values()]
         self._socks.clear()
 
@@ -145,6 +150,16 @@ class ProbeEngine:
         """A 32-bit key, unique within the engine, that an answer echoes back (ICMP id/seq)."""
         self._key_counter = (self._key_counter + 1) & 0xFFFFFFFF
         return self._key_counter
+
+    # listening --------------------------------------------------------------------------------------------------------
+    def listen(self, listeners: Sequence[Listener]) -> None:
+        """Open listeners now, before the window that may reach them; they are read during every window that
+        follows and once more by :meth:`collect`. A listener that cannot be opened is reported by collect()."""
+        self.listeners.open(listeners)
+
+    def collect(self) -> tuple[list[Heard], dict[str, str]]:
+        """Close the listeners; returns what they heard and, per listener id, "" or why it did not listen."""
+        return self.listeners.collect()
 
     # the run ----------------------------------------------------------------------------------------------------------
     def run(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:

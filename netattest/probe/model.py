@@ -9,7 +9,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-ProbeKind = Literal["arp", "icmp"]
+ProbeKind = Literal["arp", "icmp", "udp", "tcp"]
+#: IP probes (everything but ARP): sent to an explicit next-hop MAC, answered at L3
+IP_KINDS = ("icmp", "udp", "tcp")
 
 
 class ProbeError(Exception):
@@ -32,8 +34,13 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)  # a 200-pod matrix holds ~40,000 of each
 class Probe:
-    """One question put on the wire: ``arp`` who-has ``target_ip`` (broadcast, or unicast to ``target_mac``), or an
-    ``icmp`` echo request to ``target_ip`` through the MAC ``target_mac``."""
+    """One question put on the wire.
+
+    ``arp``: who-has ``target_ip`` (broadcast, or unicast to ``target_mac``). ``icmp``/``udp``/``tcp``: an echo
+    request, a datagram to a closed port, a SYN, sent to ``target_ip`` through the MAC ``target_mac`` (the target
+    itself, or a next hop that might forward it). ``mark``: non-zero on probes that must never arrive anywhere else
+    (isolation): the frame then carries it, so a listener on another network recognises it even after NAT.
+    """
 
     id: str
     kind: ProbeKind
@@ -41,6 +48,7 @@ class Probe:
     target_ip: str
     target_mac: str | None = None  # IP kinds: required destination MAC; arp: None = broadcast who-has, else unicast
     expect_answer: bool = True  # only drives retries; the engine never decides a verdict
+    mark: int = 0  # 64 bits: window token (high 32) and probe key (low 32); 0 = unmarked
 
 
 @dataclass(slots=True)
@@ -50,6 +58,9 @@ class Answer:
     rtt_ms: float  # from the latest send of this probe before the answer arrived
     attempt: int  # ICMP: the attempt the reply echoes; otherwise number of sends so far
     eth_src: str = ""  # Ethernet source of the answering frame (differs from ``mac`` for a proxy or a forger)
+    #: what came back: arp-reply, echo-reply, syn-ack, rst, or icmp-error <type>/<code> (port unreachable is 3/3)
+    kind: str = ""
+    ttl: int = 0  # IP TTL of the answer (0 for ARP): a reply that crossed a router arrives one lower
 
 
 class CapturedFrame(NamedTuple):
@@ -77,6 +88,40 @@ class ProbeResult:
         return bool(self.answers)
 
 
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """A socket that only listens, opened for a window in a namespace the harness can reach.
+
+    ``marks``: report frames that carry an isolation mark (a probe of this run arriving where it must not) and ARP
+    requests for ``watch_ips`` (addresses nobody holds: whoever asks for them is forwarding a probe). ``passive``:
+    report the source of every frame heard (neighbour discovery: gratuitous ARP, chatty routers).
+    """
+
+    id: str
+    netns: str | None
+    ifname: str
+    mode: Literal["marks", "passive"] = "marks"
+    watch_ips: tuple[str, ...] = ()
+    label: str = ""
+
+
+@dataclass(slots=True)
+class Heard:
+    """One thing a listener heard: a marked frame, an ARP request for a watched address, or (passive) a source."""
+
+    listener: str  # Listener.id
+    time: float  # epoch seconds of the first sighting
+    what: Literal["marked", "watched-arp", "source"]
+    eth_src: str
+    eth_dst: str = ""
+    ip_src: str = ""
+    ip_dst: str = ""
+    proto: str = ""  # arp, icmp, udp, tcp, ip
+    mark: int = 0
+    outgoing: bool = False  # the listener's own interface sent it (e.g. a canary of its own namespace)
+    count: int = 1
+
+
 @dataclass
 class WindowStats:
     probes: int
@@ -86,6 +131,10 @@ class WindowStats:
     duration_s: float
     socket_errors: list[str] = field(default_factory=list)
     rounds: int = 0  # send rounds actually run (1 + retries used)
+    #: what the window's listeners heard (empty without listeners)
+    heard: list[Heard] = field(default_factory=list)
+    #: listener id -> "" when it listened the whole window, else why it could not (not opened, errors, drops)
+    listening: dict[str, str] = field(default_factory=dict)
 
     @property
     def trustworthy(self) -> bool:

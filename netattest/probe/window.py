@@ -35,8 +35,9 @@ class Window:
     """The state of one run of :meth:`ProbeEngine.run`; its methods are the run's phases, in order."""
 
     __slots__ = ("answers", "attempts", "by_fd", "counters", "engine", "epoch0", "errors", "first_frames",
-                 "first_sent", "frames", "icmp_key_of", "icmp_keys", "kept", "last_sent", "n", "outstanding",
-                 "perr", "poller", "probes", "rounds", "sock_list", "sock_of", "src_ip_of", "t_start")
+                 "first_sent", "frames", "icmp_key_of", "icmp_keys", "kept", "l4_keys", "last_sent", "listeners", "n",
+                 "outstanding", "perr", "poller", "probes", "rounds", "sock_list", "sock_of", "src_ip_of", "t_start",
+                 "tip_of")
 
     def __init__(self, engine: ProbeEngine, probes: Sequence[Probe]) -> None:
         self.engine = engine
@@ -51,8 +52,11 @@ class Window:
         self.frames: list[bytes] = [b""] * n
         self.first_frames: list[bytes] = [b""] * n
         self.icmp_keys: dict[int, int] = {}  # (id << 16 | seq) -> probe index
+        #: UDP/TCP: key from (source port, IP id) -> probe index; TCP answers also check the acknowledged sequence
+        self.l4_keys: dict[int, int] = {}
         self.icmp_key_of: list[int] = [0] * n
         self.src_ip_of: list[bytes] = [b""] * n
+        self.tip_of: list[bytes] = [b""] * n
         self.answers: list[list[Answer] | None] = [None] * n
         self.first_sent = [0.0] * n
         self.last_sent = [0.0] * n
@@ -64,6 +68,7 @@ class Window:
             else None
         self.poller = select.poll()
         self.by_fd: dict[int, PacketSocket] = {}
+        self.listeners = engine.listeners  # drained during the window, so a burst never outgrows their buffers
         self.rounds = 0
 
     # -- phase 1 ---------------------------------------------------------------------------------------------------
@@ -100,19 +105,24 @@ class Window:
             tip = fr.ip_bytes(p.target_ip)
             sip = tmpl.arp[28:32]
             if p.kind == "arp":
-                frame = fr.arp_frame(tmpl, tip, None if p.target_mac is None else fr.mac_bytes(p.target_mac))
+                frame = fr.arp_frame(tmpl, tip, None if p.target_mac is None else fr.mac_bytes(p.target_mac),
+                                     p.mark)
                 ps.arp_table.setdefault(tip + tmpl.arp[6:12] + sip, []).append(i)
-            elif p.kind == "icmp":
+            elif p.kind in fr.PROTO:
                 if p.target_mac is None:
-                    raise ProbeError(f"probe {p.id!r}: ICMP needs target_mac (the engine never resolves it)")
+                    raise ProbeError(f"probe {p.id!r}: {p.kind} needs target_mac (the engine never resolves it)")
                 key = engine.next_key()
-                self.icmp_keys[key] = i
+                if p.kind == "icmp":
+                    self.icmp_keys[key] = i
+                else:
+                    self.l4_keys[key] = i
                 self.icmp_key_of[i] = key
-                frame = fr.icmp_frame(tmpl, fr.mac_bytes(p.target_mac), tip, key, 1)
+                frame = fr.ip_probe_frame(tmpl, p.kind, fr.mac_bytes(p.target_mac), tip, key, 1, p.mark)
             else:
                 raise ProbeError(f"probe {p.id!r}: unknown kind {p.kind!r}")
             self.frames[i] = frame
             self.src_ip_of[i] = sip
+            self.tip_of[i] = tip
 
     # -- phase 3 ---------------------------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -125,14 +135,17 @@ class Window:
                 pass
             self.poller.register(s.fd, select.POLLIN | select.POLLERR)
             self.by_fd[s.fd] = s
+        for fd in self.listeners.fds():
+            self.poller.register(fd, select.POLLIN | select.POLLERR)
 
     def rebuild_for_retry(self, pending: list[int], round_no: int) -> None:
-        """ICMP frames of a retry carry the attempt, so the reply tells which attempt it answers."""
+        """IP frames of a retry carry the attempt, so an echo reply tells which attempt it answers."""
         for i in pending:
             p = self.probes[i]
-            if p.kind == "icmp":
-                self.frames[i] = fr.icmp_frame(self.engine.template(p.source), fr.mac_bytes(p.target_mac or ""),
-                                               fr.ip_bytes(p.target_ip), self.icmp_key_of[i], round_no)
+            if p.kind in fr.PROTO:
+                self.frames[i] = fr.ip_probe_frame(self.engine.template(p.source), p.kind,
+                                                   fr.mac_bytes(p.target_mac or ""), fr.ip_bytes(p.target_ip),
+                                                   self.icmp_key_of[i], round_no, p.mark)
 
     def send_round(self, pending: list[int]) -> float:
         """Send every pending probe, draining now and then so answers never pile up beyond the buffer; returns
@@ -263,7 +276,10 @@ class Window:
         """Serve every socket with something to read (or an error); True when any had."""
         events = self.poller.poll(timeout_ms)
         for fd, ev in events:
-            s = self.by_fd[fd]
+            s = self.by_fd.get(fd)
+            if s is None:  # a listener
+                self.listeners.drain(fd)
+                continue
             if ev & select.POLLERR:
                 err = s.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)  # reading clears it
                 if err:
@@ -276,11 +292,6 @@ class Window:
         """Read every queued frame of one socket and match it (struct/slicing only, no scapy)."""
         recvfrom = s.sock.recvfrom
         arp_table = s.arp_table
-        icmp_keys = self.icmp_keys
-        sock_of = self.sock_of
-        src_ip_of = self.src_ip_of
-        frames_of = self.frames
-        probes = self.probes
         got = 0
         while True:
             try:
@@ -308,31 +319,89 @@ class Window:
                 for i in idxs:
                     self.record(i, ip, sha, esrc, now, self.attempts[i], data)
             elif etype == fr.ETH_IP:
-                if len(data) < 42 or data[23] != 1:
+                if len(data) < 34:
                     continue
-                ihl = (data[14] & 0x0F) * 4
-                off = 14 + ihl
-                if len(data) < off + 8 or data[off] != 0:  # echo reply only
-                    continue
-                ident, seq = struct.unpack_from("!HH", data, off + 4)
-                j = icmp_keys.get(ident << 16 | seq)
-                if j is None:
-                    continue
-                i = j
-                if sock_of[i] is not s or data[30:34] != src_ip_of[i] or data[:6] != frames_of[i][6:12]:
-                    continue
-                ip = socket.inet_ntoa(data[26:30])
-                if ip != probes[i].target_ip:
-                    continue
-                attempt = self.attempts[i]
-                magic = fr.ICMP_MAGIC
-                if len(data) >= off + 10 + len(magic) and data[off + 10:off + 10 + len(magic)] == magic:
-                    attempt = struct.unpack_from("!H", data, off + 8)[0] or attempt
-                esrc = fr.mac_str(data[6:12])
-                self.record(i, ip, esrc, esrc, now, attempt, data)
+                self._match_ip(s, data, now)
         self.counters["recv"] += got
 
-    def record(self, i: int, ip: str, mac: str, eth_src: str, now: float, attempt: int, data: bytes = b"") -> None:
+    def _match_ip(self, s: PacketSocket, data: bytes, now: float) -> None:
+        """An IP answer: echo reply, TCP RST/SYN-ACK, or an ICMP error quoting one of our probes."""
+        ihl = (data[14] & 0x0F) * 4
+        off = 14 + ihl
+        proto = data[23]
+        kind = ""
+        if proto == 1:
+            if len(data) < off + 8:
+                return
+            icmp_type = data[off]
+            if icmp_type == 0:  # echo reply: id/seq are the key, the payload the attempt
+                ident, seq = struct.unpack_from("!HH", data, off + 4)
+                i = self.icmp_keys.get(ident << 16 | seq)
+                if i is None or data[26:30] != self.tip_of[i]:
+                    return
+                attempt = self.attempts[i]
+                body = data[off + 8:off + 8 + fr.PAYLOAD_LEN]
+                if body[:3] == fr.MAGIC_PLAIN[:3] and len(body) >= 14:
+                    attempt = int.from_bytes(body[12:14], "big") or attempt
+                self._record_ip(s, i, data, now, attempt, "echo-reply")
+                return
+            i = self._quoted(data, off + 8)  # an ICMP error carries our probe's headers
+            if i is None:
+                return
+            kind = f"icmp-error {icmp_type}/{data[off + 1]}"
+        elif proto == 6:
+            if len(data) < off + 14:
+                return
+            dport = int.from_bytes(data[off + 2:off + 4], "big")
+            ack = int.from_bytes(data[off + 8:off + 12], "big")
+            i = self._tcp_acked(dport, ack)
+            if i is None or data[26:30] != self.tip_of[i]:
+                return
+            kind = "rst" if data[off + 13] & fr.TCP_RST else "syn-ack"
+        else:
+            return
+        self._record_ip(s, i, data, now, self.attempts[i], kind)
+
+    def _quoted(self, data: bytes, inner: int) -> int | None:
+        """The probe whose IP and L4 headers an ICMP error quotes (source and destination must be ours)."""
+        if len(data) < inner + 28:
+            return None
+        inner_l4 = inner + (data[inner] & 0x0F) * 4
+        if len(data) < inner_l4 + 8:
+            return None
+        proto = data[inner + 9]
+        if proto == 1:
+            ident, seq = struct.unpack_from("!HH", data, inner_l4 + 4)
+            i = self.icmp_keys.get(ident << 16 | seq)
+        elif proto in (6, 17):
+            sport = int.from_bytes(data[inner_l4:inner_l4 + 2], "big")
+            key = fr.answer_key(sport, int.from_bytes(data[inner + 4:inner + 6], "big"))
+            i = self.l4_keys.get(key) or self.l4_keys.get(key | 0x80000000)
+        else:
+            return None
+        if i is None or data[inner + 12:inner + 16] != self.src_ip_of[i] \
+                or data[inner + 16:inner + 20] != self.tip_of[i]:
+            return None
+        return i
+
+    def _tcp_acked(self, dport: int, ack: int) -> int | None:
+        """The SYN a RST or SYN-ACK answers: its key is its sequence number, acknowledged plus one (and plus the
+        payload, which a RST for a closed port acknowledges too)."""
+        for data_len in (1, 1 + fr.PAYLOAD_LEN):
+            key = (ack - data_len) & 0xFFFFFFFF
+            i = self.l4_keys.get(key)
+            if i is not None and fr.source_port(key) == dport:
+                return i
+        return None
+
+    def _record_ip(self, s: PacketSocket, i: int, data: bytes, now: float, attempt: int, kind: str) -> None:
+        if self.sock_of[i] is not s or data[:6] != self.frames[i][6:12] or data[30:34] != self.src_ip_of[i]:
+            return  # an answer must come back to the socket, the MAC and the address that asked
+        esrc = fr.mac_str(data[6:12])
+        self.record(i, socket.inet_ntoa(data[26:30]), esrc, esrc, now, attempt, data, kind, data[22])
+
+    def record(self, i: int, ip: str, mac: str, eth_src: str, now: float, attempt: int, data: bytes = b"",
+               kind: str = "arp-reply", ttl: int = 0) -> None:
         if not self.attempts[i]:
             return  # an identical probe later in the batch: it gets its own answer once it is sent
         if self.kept is not None:
@@ -342,10 +411,10 @@ class Window:
             lst = self.answers[i] = []
         else:
             for a in lst:
-                if a.mac == mac and a.ip == ip and a.eth_src == eth_src:
+                if a.mac == mac and a.ip == ip and a.eth_src == eth_src and a.kind == kind:
                     return
         lst.append(Answer(ip=ip, mac=mac, rtt_ms=(now - self.last_sent[i]) * 1000.0, attempt=attempt,
-                          eth_src=eth_src))
+                          eth_src=eth_src, kind=kind, ttl=ttl))
         self.outstanding.discard(i)
 
 

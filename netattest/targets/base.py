@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol, Sequence
 
 from netattest.inventory import Inventory
-from netattest.probe.engine import Probe, ProbeResult, WindowStats
+from netattest.probe.engine import Listener, Probe, ProbeResult, WindowStats
 
 
 class Target(Protocol):
@@ -20,8 +20,10 @@ class Target(Protocol):
     def inventory(self) -> Inventory:
         """Re-read what exists now."""
 
-    def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
-        """Send every probe from its source pod in one window; return all answers."""
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
+                                                                                          WindowStats]:
+        """Send every probe from its source in one window, with ``listeners`` open from before the first send to
+        after the last answer; return all answers, and what the listeners heard in the stats."""
 
     def teardown(self) -> list[str]:
         """Remove everything this run created; returns problems met (never raises half-way)."""

@@ -6,7 +6,7 @@ from typing import Sequence
 
 from netattest.inventory import Inventory
 from netattest.lab.lab import Lab, Progress
-from netattest.probe.engine import Probe, ProbeEngine, ProbeResult, WindowStats
+from netattest.probe.engine import Listener, Probe, ProbeEngine, ProbeResult, WindowStats
 from netattest.topology.model import Topology
 
 
@@ -28,11 +28,18 @@ class LabTarget:
     def inventory(self) -> Inventory:
         return self.lab.inventory()
 
-    def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
-        """One window; drops outside the engine's sockets (neighbour table, node/switch receive queues) count as
-        kernel drops of the window, so the judge reports its silences broken rather than passed."""
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
+                                                                                          WindowStats]:
+        """One window, with ``listeners`` open from before the first send to after the last answer; drops outside
+        the engine's sockets (neighbour table, node/switch receive queues) count as kernel drops of the window, so
+        the judge reports its silences broken rather than passed."""
         before = self.lab.drop_counters()
-        results, stats = self.engine.run(probes)
+        self.engine.listen(listeners)
+        try:
+            results, stats = self.engine.run(probes)
+        finally:
+            stats_heard, listening = self.engine.collect()
+        stats.heard, stats.listening = stats_heard, listening
         after = self.lab.drop_counters()
         grown = {key: after[key] - before.get(key, 0) for key in after if after[key] > before.get(key, 0)}
         if grown:
