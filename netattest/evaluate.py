@@ -1,269 +1,88 @@
-"""Resolve planned checks against what the target built, probe them all in one window, and judge each one.
+"""Resolve planned checks against what the target built, discover each source VLAN's neighbours, probe everything
+in one window with listeners on the target side, and judge each check.
 
-Verdicts follow Allure's vocabulary: *passed*, *failed* (a network expectation does not hold) and *broken* (the
-evidence cannot be trusted: the probe's own socket heard nothing in its VLAN, or the kernel dropped frames).
-Every isolation check is paired with a sanity twin sent from the same socket in the same window; silence only
-counts when the twin was answered.
+Two windows: the discovery sweep (its answers decide the next hops), then every probe of the matrix at once — the
+silent pairs cost one timeout in total, not one each. Every isolation check is paired with sanity twins sent from
+the same socket in the same window, and listeners count only when a canary proved they hear; silence only counts
+when the twins were answered.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Literal, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from netattest.inventory import InterfaceView, Inventory
-from netattest.matrix import Check, Subject
-from netattest.probe.engine import Endpoint, Probe, ProbeResult, WindowStats
+from netattest.actors import Actors
+from netattest.inventory import Inventory
+from netattest.judge import Evidence, judge_isolated_paths, judge_reachable, judge_silent_l2
+from netattest.matrix import Check, Subject, l3_only, sanity_targets
+from netattest.neighbours import SWEEP_LIMIT, NeighbourTable, census, plan_sweep
+from netattest.outcomes import ListenerReport, MatrixRun, Outcome, PathTried
+from netattest.probe.model import Endpoint, Listener, Probe, ProbeResult, WindowStats
+from netattest.probeset import ProbeSet
+from netattest.resolve import Resolver
+from netattest.topology.model import Topology
 
-Status = Literal["passed", "failed", "broken", "skipped"]
+__all__ = ["MatrixRun", "Outcome", "Prober", "run_matrix"]
 
 
 class Prober(Protocol):
-    def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]: ...
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
+                                                                                          WindowStats]: ...
 
 
-@dataclass
-class Outcome:
-    check: Check
-    status: Status
-    reason: str
-    results: list[ProbeResult] = field(default_factory=list)
-    twin: ProbeResult | None = None
-    target_ip: str | None = None
-    expected_mac: str | None = None
+def run_matrix(checks: Sequence[Check], inventory: Inventory, prober: Prober, topology: Topology, *,
+               twins: dict[str, list[Subject]] | None = None, sweep_limit: int = SWEEP_LIMIT,
+               progress: Callable[[str], None] | None = None) -> MatrixRun:
+    """Discover, probe every check in one window, and judge each; failures of resolution are judged without
+    probing."""
+    show = progress or (lambda message: None)
+    actors = Actors(inventory)
+    tables, sweep_stats, sweep_results = discover(checks, inventory, prober, topology, actors, sweep_limit, show)
+    probes = ProbeSet(topology, inventory, twins if twins is not None else sanity_targets(topology), tables)
+    probes.plan(checks)
+    show(f"probing {len(checks)} checks in one window: {len(probes.probes)} probes, "
+         f"{len(probes.listeners)} listener(s) on the target side")
+    results, stats = prober.probe(probes.probes, probes.listener_list())
+    run = _judge(checks, probes, results, stats, actors, topology)
+    run.neighbours, run.sweep_stats, run.sweep_results = tables, sweep_stats, sweep_results
+    return run
 
 
-@dataclass
-class MatrixRun:
-    outcomes: dict[str, Outcome]
-    stats: WindowStats
-    results: list[ProbeResult]
-    #: (pod key, iface) -> MACs seen on the wire in ARP answers for that pod interface's address
-    wire_macs: dict[tuple[str, str], set[str]]
+def discover(checks: Sequence[Check], inventory: Inventory, prober: Prober, topology: Topology, actors: Actors,
+             limit: int, show: Callable[[str], None]) -> tuple[dict[str, NeighbourTable], WindowStats | None,
+                                                              list[ProbeResult]]:
+    """Sweep every source VLAN of an isolation check across VLANs, from the first pod there that can send L2."""
+    resolver = Resolver(inventory)
+    sweepers: dict[str, Endpoint | str] = {}
+    for check in checks:
+        network = check.source.network
+        if check.expect_answer or check.untestable or network == check.target.network:
+            continue
+        if isinstance(sweepers.get(network), Endpoint) or check.source.kind != "pod" or l3_only(check.source):
+            continue
+        resolved, why = resolver.resolve(check.source)
+        sweepers[network] = resolver.endpoint(check.source, resolved) if resolved else \
+            sweepers.get(network, f"no pod on {network} could sweep it: {why}")
+    if not sweepers:
+        return {}, None, []
+    sweep = plan_sweep(topology, sweepers, limit)
+    show(f"neighbour discovery: ARP sweep of {len(sweep.probes)} address(es) on {', '.join(sweepers)}")
+    results, stats = prober.probe(sweep.probes, sweep.listeners)
+    tables = census(sweep, results, stats, actors, topology)
+    found = sum(len(t.neighbours) for t in tables.values())
+    unknown = sum(len(t.unknown()) for t in tables.values())
+    show(f"neighbours: {found} found, {unknown} not in the topology, in {stats.duration_s:.2f} s")
+    return tables, stats, results
 
 
-@dataclass(frozen=True)
-class _Resolved:
-    ip: str
-    mac: str
-    label: str
-
-
-class _Index:
-    """Who owns which address and MAC, as observed: turns a bare MAC in an answer into names."""
-
-    def __init__(self, inventory: Inventory) -> None:
-        self.inventory = inventory
-        # dict lookups, not scans: a 200-pod matrix resolves tens of thousands of subjects
-        self.pods = {(p.namespace, p.name): p for p in inventory.pods}
-        self.hosts = {h.name: h for h in inventory.hosts if h.role == "external"}
-        self.nodes = {n.name: n for n in inventory.nodes}
-        self.mac_owners: dict[str, list[str]] = defaultdict(list)
-        self._resolved: dict[tuple[str, str, str], tuple[_Resolved | None, str]] = {}
-        for pod in inventory.pods:
-            for iface in pod.interfaces.values():
-                if iface.kind in ("ipvlan", "macvlan", "vlan"):
-                    self.mac_owners[iface.mac].append(f"pod {pod.label} {iface.name}")
-        for node in inventory.nodes:
-            for nic in node.nics.values():
-                if nic.mac and nic.kind:
-                    self.mac_owners[nic.mac].append(f"node {node.name} {nic.name}")
-        for host in inventory.hosts:
-            self.mac_owners[host.interface.mac].append(f"{host.role} host {host.name}")
-
-    def owners(self, mac: str) -> str:
-        names = self.mac_owners.get(mac)
-        return " / ".join(names) if names else "unknown host (not in the topology)"
-
-    def resolve(self, subject: Subject) -> tuple[_Resolved | None, str]:
-        """(address, MAC) of a subject as built, or None with the reason it has none (memoised per subject)."""
-        key = (subject.kind, subject.name, subject.iface)
-        known = self._resolved.get(key)
-        if known is None:
-            known = self._resolved[key] = self._resolve(subject)
-        return known
-
-    def _resolve(self, subject: Subject) -> tuple[_Resolved | None, str]:
-        iface: InterfaceView | None = None
-        if subject.kind == "pod":
-            namespace, name = subject.name.split("/", 1)
-            pod = self.pods.get((namespace, name))
-            if pod is None:
-                return None, f"pod {subject.name} does not exist"
-            iface = pod.interfaces.get(subject.iface)
-            if iface is None or not iface.ips:
-                why = pod.reason or f"it has no {subject.iface} interface with an address"
-                return None, f"pod {pod.label} cannot take part: {why}"
-            label = f"{pod.label} {subject.iface}"
-        elif subject.kind == "host":
-            host = self.hosts.get(subject.name)
-            if host is None:
-                return None, f"external host {subject.name} is not present on network {subject.network}"
-            iface, label = host.interface, f"host {host.name}"
-        else:
-            node = self.nodes.get(subject.name)
-            iface = node.nics.get(subject.iface) if node else None
-            if iface is None or not iface.ips:
-                return None, f"node {subject.name} has no address on {subject.iface}"
-            label = f"node {subject.label}"
-        return _Resolved(iface.ips[0], iface.mac, label), ""
-
-
-def _endpoint(index: _Index, subject: Subject, resolved: _Resolved) -> Endpoint:
-    if subject.kind == "host":
-        host = index.hosts[subject.name]
-        return Endpoint(host.netns, host.interface.name, resolved.ip, resolved.mac, f"host {host.name}")
-    namespace, name = subject.name.split("/", 1)
-    pod = index.pods[(namespace, name)]
-    return Endpoint(pod.netns, subject.iface, resolved.ip, resolved.mac, f"{subject.name}@{pod.node}:{subject.iface}")
-
-
-class _Planner:
-    """Turns checks into probes; remembers which probes belong to which check."""
-
-    def __init__(self, inventory: Inventory, twins: dict[str, list[Subject]]) -> None:
-        self.index = _Index(inventory)
-        self.twins = twins
-        self.probes: list[Probe] = []
-        self.by_check: dict[str, list[str]] = defaultdict(list)
-        self.twin_of: dict[tuple[str, str], str] = {}  # endpoint key -> probe id of its sanity twin
-        self.early: dict[str, Outcome] = {}
-        self.resolved: dict[str, tuple[_Resolved, _Resolved, Endpoint]] = {}
-
-    def _host_can_send(self, name: str) -> bool:
-        host = self.index.hosts.get(name)
-        return host is None or host.netns is not None  # absent: resolution reports it as missing
-
-    def add(self, kind: str, check_id: str, source: Endpoint, ip: str, mac: str | None, answer: bool) -> str:
-        probe_id = f"{kind}:{len(self.probes)}:{check_id}"
-        self.probes.append(Probe(probe_id, kind, source, ip, mac, answer))  # type: ignore[arg-type]
-        self.by_check[check_id].append(probe_id)
-        return probe_id
-
-    def plan(self, checks: Sequence[Check]) -> None:
-        for check in checks:
-            if check.not_applicable:
-                continue
-            if check.source.kind == "host" and not self._host_can_send(check.source.name):
-                self.early[check.id] = Outcome(check, "skipped", (
-                    f"no neutral host to probe from on this target ({check.source.name} is not the harness's to "
-                    "send from); duplicate addresses still fail the pod-to-pod reachability checks"))
-                continue
-            source, why = self.index.resolve(check.source)
-            target, twhy = self.index.resolve(check.target) if source else (None, "")
-            if source is None or target is None:
-                status: Status = "failed" if check.expect_answer else "broken"
-                self.early[check.id] = Outcome(check, status, why or twhy)
-                continue
-            endpoint = _endpoint(self.index, check.source, source)
-            self.resolved[check.id] = (source, target, endpoint)
-            self.add("arp", check.id, endpoint, target.ip, None, check.expect_answer)
-            if check.expect_answer:
-                self.add("icmp", check.id, endpoint, target.ip, target.mac, True)
-        self._plan_isolation_paths(checks)
-        self._plan_twins(checks)
-
-    def _neighbours(self, network: str) -> list[_Resolved]:
-        """Non-pod hosts of a VLAN that could route a frame elsewhere (gateways, servers)."""
-        hosts = [h for h in self.index.inventory.hosts if h.network == network and h.role == "external"]
-        return [_Resolved(h.interface.ips[0], h.interface.mac, f"host {h.name}") for h in hosts if h.interface.ips]
-
-    def _plan_isolation_paths(self, checks: Sequence[Check]) -> None:
-        """An isolated address must not answer ICMP sent through any host of the source VLAN either."""
-        for check in checks:
-            if check.expect_answer or check.id not in self.resolved or check.source.network == check.target.network:
-                continue
-            _, target, endpoint = self.resolved[check.id]
-            for hop in self._neighbours(check.source.network):
-                self.add("icmp", check.id, endpoint, target.ip, hop.mac, False)
-
-    def _plan_twins(self, checks: Sequence[Check]) -> None:
-        """One sanity twin per source socket that has silent checks: an ARP that must be answered."""
-        for check in checks:
-            if check.expect_answer or check.id not in self.resolved:
-                continue
-            _, _, endpoint = self.resolved[check.id]
-            key = (str(endpoint.netns), endpoint.ifname)
-            if key in self.twin_of:
-                continue
-            twin = self._twin_target(check)
-            if twin is not None:
-                self.twin_of[key] = self.add("arp", f"sanity:{key}", endpoint, twin, None, True)
-
-    def _twin_target(self, check: Check) -> str | None:
-        """Address of the first planned sanity target of the source's VLAN: an external host's address comes
-        from the topology (so a vanished host leaves the twin unanswered: *broken*, never a silent pass)."""
-        for subject in self.twins.get(check.source.network, []):
-            if subject.kind == "pod" and subject.name == check.source.name:
-                continue
-            if subject.kind == "host" and subject.address:
-                return subject.address
-            resolved, _ = self.index.resolve(subject)
-            if resolved is not None:
-                return resolved.ip
-        return None
-
-
-def _describe(result: ProbeResult, index: _Index) -> str:
-    return ", ".join(f"{a.mac} ({index.owners(a.mac)}) in {a.rtt_ms:.1f} ms" for a in result.answers)
-
-
-def _judge_reachable(check: Check, results: list[ProbeResult], target: _Resolved, index: _Index) -> tuple[Status, str]:
-    arp = next(r for r in results if r.probe.kind == "arp")
-    icmp = next((r for r in results if r.probe.kind == "icmp"), None)
-    macs = sorted({a.mac for a in arp.answers})
-    who = f"{target.label} ({target.ip})"
-    if not macs:
-        return "failed", (f"no ARP reply from {who} to {check.source.label} after {arp.attempts} attempt(s): "
-                          f"no L2 path inside VLAN {check.source.network}")
-    if len(macs) > 1:
-        listing = "; ".join(f"{mac} = {index.owners(mac)}" for mac in macs)
-        return "failed", f"duplicate address: {target.ip} answered by {len(macs)} MACs ({listing})"
-    if macs[0] != target.mac:
-        return "failed", (f"{target.ip} answered from MAC {macs[0]} ({index.owners(macs[0])}), but it belongs to "
-                          f"{target.label} with MAC {target.mac}: someone else answers for this address")
-    if icmp is None or not icmp.answers:
-        return "failed", f"ARP for {who} answered from {macs[0]}, but ICMP echo got no reply"
-    return "passed", (f"ARP reply from {macs[0]} (owner {target.label}) in {arp.answers[0].rtt_ms:.1f} ms; "
-                      f"ICMP echo reply in {icmp.answers[0].rtt_ms:.1f} ms")
-
-
-def _judge_isolated(check: Check, results: list[ProbeResult], twin: ProbeResult | None, target: _Resolved,
-                    index: _Index, stats: WindowStats) -> tuple[Status, str]:
-    if stats.kernel_drops:
-        return "broken", (f"the kernel dropped {stats.kernel_drops} frames in the probe window: silence proves "
-                          "nothing")
-    heard = [r for r in results if r.answers]
-    if heard:
-        first = heard[0]
-        via = "ARP" if first.probe.kind == "arp" else f"ICMP routed via {first.probe.target_mac}"
-        return "failed", (f"isolation broken: {target.label} ({target.ip}) on {check.target.network} answered "
-                          f"{via} from {check.source.label} on {check.source.network}: {_describe(first, index)}"
-                          + ("" if check.known_behaviour is None else f" — expected silence: {check.known_behaviour}"))
-    if twin is None:
-        return "broken", (f"no sanity twin for {check.source.label}: network {check.source.network} has no host "
-                          "or pod that must answer, so silence proves nothing. Fix: add an external host")
-    if not twin.answers:
-        return "broken", (f"sanity twin got no answer: {check.source.label} heard nothing from "
-                          f"{twin.probe.target_ip}, which must answer in its own VLAN {check.source.network}, from "
-                          "the same socket; the probe may be deaf, so silence proves nothing")
-    reason = (f"silent: no ARP{'/ICMP' if len(results) > 1 else ''} answer from {target.ip} within one window; "
-              f"sanity twin {twin.probe.target_ip} answered the same socket in {twin.answers[0].rtt_ms:.1f} ms")
-    if check.known_behaviour:
-        reason += f" (known behaviour: {check.known_behaviour})"
-    return "passed", reason
-
-
-def run_matrix(checks: Sequence[Check], inventory: Inventory, prober: Prober,
-               twins: dict[str, list[Subject]]) -> MatrixRun:
-    """Probe every check in one window and judge each; failures of resolution are judged without probing.
-    ``twins`` comes from :func:`netattest.matrix.sanity_targets`."""
-    planner = _Planner(inventory, twins)
-    planner.plan(checks)
-    results, stats = prober.probe(planner.probes)
+def _judge(checks: Sequence[Check], probes: ProbeSet, results: list[ProbeResult], stats: WindowStats,
+           actors: Actors, topology: Topology) -> MatrixRun:
     by_id = {r.probe.id: r for r in results}
-    outcomes = dict(planner.early)
+    listeners, proven = _listener_reports(probes, stats)
+    evidence = _evidence(probes, stats, actors, proven, listeners)
+    outcomes = dict(probes.early)
     wire: dict[tuple[str, str], set[str]] = defaultdict(set)
     for check in checks:
         if check.not_applicable:
@@ -271,22 +90,37 @@ def run_matrix(checks: Sequence[Check], inventory: Inventory, prober: Prober,
             continue
         if check.id in outcomes:
             continue
-        _, target, endpoint = planner.resolved[check.id]
-        mine = [by_id[pid] for pid in planner.by_check[check.id]]
-        twin_id = planner.twin_of.get((str(endpoint.netns), endpoint.ifname))
+        source, target, endpoint = probes.resolved[check.id]
+        mine = [by_id[pid] for pid in probes.by_check[check.id]]
+        twin_id = probes.twin_of.get((str(endpoint.netns), endpoint.ifname))
         twin = by_id.get(twin_id) if twin_id else None
-        errors = [r.error for r in mine + ([twin] if twin else []) if r.error]
+        paths = [PathTried(p.hop.mac, p.hop.ip, p.hop.who, p.sent_from, p.target_ip,
+                           [by_id[pid] for pid in p.probe_ids]) for p in probes.paths.get(check.id, [])]
+        sender = probes.sent_from.get(check.id)
+        l3_twins = [by_id[pid] for pid in probes.l3_twins_of.get((str(sender.netns), sender.ifname), [])] \
+            if sender else []
+        everything = mine + [r for p in paths for r in p.results] + l3_twins + ([twin] if twin else [])
+        errors = [r.error for r in everything if r.error]
+        outcome = Outcome(check, "broken", "", mine, twin, target.ip, target.mac or None, paths, [], l3_twins)
         if errors:
-            outcomes[check.id] = Outcome(check, "broken", f"probe could not be sent: {errors[0]}", mine, twin,
-                                         target.ip, target.mac)
+            outcome.reason = f"probe could not be sent: {errors[0]}"
+            outcomes[check.id] = outcome
             continue
+        crosses = check.source.network != check.target.network
         if check.expect_answer:
-            status, reason = _judge_reachable(check, mine, target, planner.index)
+            status, reason = judge_reachable(check, mine, source, target, actors)
             if check.target.kind == "pod":
                 wire[(check.target.name, check.target.iface)].update(
                     a.mac for r in mine if r.probe.kind == "arp" for a in r.answers)
+        elif crosses:
+            found = evidence.get(check.id) or Evidence(unwatched="no listener could be placed")
+            outcome.heard = list(found.leaks)
+            status, reason = judge_isolated_paths(
+                check, next((r for r in mine if r.probe.kind == "arp"), None), twin, target, paths, l3_twins, found,
+                probes.neighbours.get(check.source.network), topology.network(check.target.network).subnet, actors,
+                stats)
         else:
-            status, reason = _judge_isolated(check, mine, twin, target, planner.index, stats)
+            status, reason = judge_silent_l2(check, mine, twin, target, actors, stats)
         # Dropped frames taint the whole window (any socket may have lost an answer); a socket error only taints
         # the probes of that socket, which are judged broken above.
         if stats.kernel_drops and (status == "passed" or (status == "failed" and check.expect_answer
@@ -294,5 +128,105 @@ def run_matrix(checks: Sequence[Check], inventory: Inventory, prober: Prober,
             lost = "; ".join(stats.socket_errors) or "in the probe sockets"
             status, reason = "broken", (f"{stats.kernel_drops} frames were dropped during the probe window ({lost}),"
                                         f" so a missing answer proves nothing: {reason}")
-        outcomes[check.id] = Outcome(check, status, reason, mine, twin, target.ip, target.mac)
-    return MatrixRun(outcomes, stats, results, dict(wire))
+        outcome.status, outcome.reason = status, reason
+        outcomes[check.id] = outcome
+    return MatrixRun(outcomes, stats, results, dict(wire), listeners=listeners, heard=list(stats.heard))
+
+
+def _listener_reports(probes: ProbeSet, stats: WindowStats) -> tuple[list[ListenerReport], dict[str, list[str]]]:
+    """Which listeners were proven by a canary of their own VLAN; network -> labels of the proven ones."""
+    canary_marks = {probes.probe(pid).mark: net for net, pids in probes.canaries.items() for pid in pids}
+    heard_canary = {h.listener for h in stats.heard if h.what == "marked" and h.mark in canary_marks}
+    reports, proven = [], defaultdict(list)
+    for plan in probes.listeners:
+        lid = plan.listener.id
+        failure = stats.listening.get(lid, "not opened by the target")
+        if failure:
+            why = failure
+        elif plan.network not in probes.canaries:
+            why = f"no harness endpoint on {plan.network} could send a canary to prove it"
+        elif lid not in heard_canary:
+            why = "it did not hear the canary sent on its own VLAN"
+        else:
+            why = ""
+        reports.append(ListenerReport(lid, plan.network, plan.listener.label or lid, not why, why))
+        if not why:
+            proven[plan.network].append(plan.listener.label or lid)
+    return reports, proven
+
+
+def _evidence(probes: ProbeSet, stats: WindowStats, actors: Actors, proven: dict[str, list[str]],
+              listeners: list[ListenerReport]) -> dict[str, Evidence]:
+    """Per isolation check: the marked frames and watched ARP requests heard where they must not be."""
+    network_of = {plan.listener.id: plan.network for plan in probes.listeners}
+    label_of = {plan.listener.id: plan.listener.label or plan.listener.id for plan in probes.listeners}
+    checks_of: dict[str, list[str]] = defaultdict(list)  # probe id -> isolation checks it serves
+    for check_id, pids in probes.by_check.items():
+        for pid in pids:
+            checks_of[pid].append(check_id)
+    for check_id, paths in probes.paths.items():
+        for path in paths:
+            for pid in path.probe_ids:
+                checks_of[pid].append(check_id)
+    hop_of = {pid: path.hop for paths in probes.paths.values() for path in paths for pid in path.probe_ids}
+    our_macs = {p.source.mac for p in probes.probes}
+    evidence: dict[str, Evidence] = defaultdict(Evidence)
+    unproven: dict[str, list[str]] = defaultdict(list)
+    for report in listeners:
+        if not report.proven:
+            unproven[report.network].append(f"{report.label}: {report.why}")
+    # (check, hop, listener, what was heard) -> protocols: one sentence per path and listener, not per frame
+    grouped: dict[str, dict[tuple[str, ...], list[str]]] = defaultdict(dict)
+    for heard in stats.heard:
+        network = network_of.get(heard.listener)
+        if network is None:
+            continue
+        listener = f"{label_of[heard.listener]} on {network}"
+        if heard.what == "marked":
+            index = probes.mark_index.get(heard.mark)
+            if index is None:
+                continue  # another run's probe, or a frame of no window of ours
+            probe = probes.probes[index]
+            for check_id in checks_of.get(probe.id, []):
+                source_network = _source_network(probes, check_id)
+                if source_network == network:
+                    continue
+                hop = hop_of.get(probe.id)
+                via = f"through next hop {hop.who} (MAC {hop.mac}, {hop.ip})" if hop else "at L2 (no router)"
+                nat = "" if heard.ip_src == probe.source.ip else \
+                    f"; its source was rewritten to {heard.ip_src} on the way (NAT)"
+                sent_by = actors.owners(heard.eth_src) if heard.eth_src in actors.by_mac else "unknown host"
+                key = (f"frames from {source_network} reach {network} {via}: ", f" from {probe.source.describe()} "
+                       f"to {probe.target_ip} heard by {listener} (Ethernet source {heard.eth_src}, {sent_by}){nat}")
+                grouped[check_id].setdefault(key, []).append(_describe(probe))
+        elif heard.what == "watched-arp" and heard.eth_src not in our_macs:
+            for check_id, hop in probes.watch.get(network, {}).get(heard.ip_dst, []):
+                evidence[check_id].leaks.append(
+                    f"frames from {_source_network(probes, check_id)} reach {network} through next hop {hop.who} "
+                    f"(MAC {hop.mac}, {hop.ip}): {actors.who(heard.ip_src, heard.eth_src)} (MAC {heard.eth_src}, "
+                    f"{heard.ip_src}) asked who-has {heard.ip_dst} on {network} right after probes aimed at that "
+                    f"unused address through that hop (heard by {listener})")
+    for check_id, sentences in grouped.items():
+        for (head, tail), kinds in sentences.items():
+            what = ", ".join(dict.fromkeys(kinds))
+            evidence[check_id].leaks.append(f"{head}{what}{tail}")
+    for check_id in probes.resolved:
+        target_network = _target_network(probes, check_id)
+        found = evidence[check_id]
+        found.watched_by = list(proven.get(target_network, []))
+        found.unwatched = "; ".join(unproven.get(target_network, [])) or (
+            "" if found.watched_by else f"no namespace on {target_network} is reachable by the harness")
+    return evidence
+
+
+def _source_network(probes: ProbeSet, check_id: str) -> str:
+    return probes.check_networks[check_id][0]
+
+
+def _target_network(probes: ProbeSet, check_id: str) -> str:
+    return probes.check_networks[check_id][1]
+
+
+def _describe(probe: Probe) -> str:
+    return {"arp": "ARP who-has", "icmp": "ICMP echo", "udp": "UDP datagram", "tcp": "TCP SYN"}[probe.kind]
+

@@ -10,20 +10,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from ipaddress import IPv4Address
 from typing import Literal
 
 from netattest.scheduling import schedule
 from netattest.topology.model import Attachment, Topology
 
-SubjectKind = Literal["pod", "host", "node"]
+#: pod, host, node: members of a network. address: an address of a network that no member holds (its declared
+#: gateway, or unused addresses watched by listeners). network: a network with no pod to send from.
+SubjectKind = Literal["pod", "host", "node", "address", "network"]
 
 
 @dataclass(frozen=True)
 class Subject:
-    """A pod interface, an external host or a node NIC on a network."""
+    """A pod interface, an external host or a node NIC on a network; or an address nobody holds; or a network."""
 
     kind: SubjectKind
-    name: str  # pod key (namespace/name), host name or node name
+    name: str  # pod key (namespace/name), host name, node name; "gateway" or "unused"; network name
     iface: str
     network: str
     node: str | None = None  # where a pod is expected to land
@@ -36,6 +39,10 @@ class Subject:
             return f"{self.name.split('/')[-1]}@{self.node or 'unscheduled'}"
         if self.kind == "node":
             return f"{self.name}/{self.iface}"
+        if self.kind == "address":
+            return f"{self.network}/{self.name}"
+        if self.kind == "network":
+            return f"no-pod-on-{self.network}"
         return self.name
 
 
@@ -49,6 +56,7 @@ class Check:
     why: str
     known_behaviour: str | None = None  # explanation when L2 behaviour decides the verdict
     not_applicable: str | None = None  # why an L2 probe cannot be made for this pair (the test says so, skipped)
+    untestable: str | None = None  # why the expectation cannot be tested at all (judged broken, never passed)
 
     @property
     def expect_answer(self) -> bool:
@@ -56,6 +64,10 @@ class Check:
 
     @cached_property
     def id(self) -> str:
+        if self.source.kind == "network":
+            arrow = self.source.network if self.source.network == self.target.network \
+                else f"{self.source.network}->{self.target.network}"
+            return f"{arrow}:{self.source.label}"
         if self.source.kind == "host":
             return f"{self.source.network}:{self.source.label}->{self.target.label}:{self.target.iface}"
         if self.source.network == self.target.network:
@@ -142,12 +154,25 @@ def known_behaviour(source: Subject, target: Subject) -> str | None:
 
 def plan(topology: Topology) -> list[Check]:
     """The whole matrix: for each expectation, every pod interface on its source network against every member of
-    its target network (self excluded)."""
+    its target network (self excluded). An isolated target network is also probed at its declared gateway when no
+    member holds it, and at unused addresses when it has no member at all (listeners then watch who asks for them);
+    an expectation without a pod on its source network is one *untestable* check, never a silent pass."""
     pods = pod_subjects(topology)
     checks: list[Check] = []
     for expectation in topology.expectations:
         targets = network_members(topology, expectation.target, pods)
-        for source in (p for p in pods if p.network == expectation.source):
+        if expectation.verdict == "isolated":
+            targets += address_subjects(topology, expectation.target, targets)
+        sources = [p for p in pods if p.network == expectation.source]
+        if not sources:
+            source = Subject("network", expectation.source, "", expectation.source)
+            target = Subject("network", expectation.target, "", expectation.target)
+            checks.append(Check(expectation.verdict, source, target, expectation.why, untestable=(
+                f"no pod attaches to network {expectation.source}, so nothing can be sent from it: the expectation "
+                f"{expectation.source} -> {expectation.target} ({expectation.verdict}) is untested. Fix: add a pod "
+                f"with an attachment on {expectation.source}")))
+            continue
+        for source in sources:
             for target in targets:
                 if target.kind == "pod" and target.name == source.name and target.iface == source.iface:
                     continue
@@ -156,6 +181,51 @@ def plan(topology: Topology) -> list[Check]:
                 checks.append(Check(verdict, source, target, expectation.why, known,  # type: ignore[arg-type]
                                     not_applicable(source, target)))
     return checks
+
+
+UNUSED_ADDRESSES = 8  # per network: enough to tell up to 8 next hops apart by the address each was asked for
+
+
+def address_subjects(topology: Topology, network: str, members: list[Subject]) -> list[Subject]:
+    """Addresses of an isolated network that no member holds: its declared gateway, and (when it has no member at
+    all) its unused addresses. Without them an isolated network with nobody in it would plan no check at all."""
+    net = topology.network(network)
+    held = {m.address for m in members if m.address}
+    subjects = []
+    if net.gateway is not None and str(net.gateway) not in held:
+        subjects.append(Subject("address", "gateway", "", network, address=str(net.gateway)))
+    if not members:
+        unused = unused_addresses(topology, network, 1)
+        if unused:
+            subjects.append(Subject("address", "unused", "", network, address=unused[0]))
+    return subjects
+
+
+def unused_addresses(topology: Topology, network: str, count: int = UNUSED_ADDRESSES) -> list[str]:
+    """``count`` addresses of ``network``'s subnet that the topology file names nowhere (lab section included),
+    from the top of the subnet down, skipping the last host address (routers and gateways like .254): the same
+    addresses on every run, so test ids and evidence are stable."""
+    subnet = topology.network(network).subnet
+    named = _named_addresses(topology)
+    found: list[str] = []
+    candidate = int(subnet.broadcast_address) - 2
+    while candidate > int(subnet.network_address) and len(found) < count:
+        address = str(IPv4Address(candidate))
+        if address not in named:
+            found.append(address)
+        candidate -= 1
+    return found
+
+
+def _named_addresses(topology: Topology) -> set[str]:
+    """Every address the topology file names (pods, hosts, node NICs, gateways, lab routers and impostors)."""
+    named = {str(n.gateway) for n in topology.networks if n.gateway}
+    named |= {str(h.address.ip) for h in topology.external_hosts}
+    named |= {str(nic.address.ip) for node in topology.nodes for nic in node.nics if nic.address}
+    named |= {str(ip.ip) for pod in topology.pods for net in pod.networks for ip in net.ips}
+    named |= {str(address.ip) for router in topology.lab.routers for _, address in router.legs}
+    named |= {str(imp.claims) for imp in topology.lab.impostors}
+    return named
 
 
 def plan_uniqueness(topology: Topology) -> list[Check]:

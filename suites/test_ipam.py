@@ -8,7 +8,7 @@ from ipaddress import ip_address
 import allure
 import pytest
 
-from netattest.evaluate import MatrixRun
+from netattest.outcomes import MatrixRun
 from netattest.inventory import Inventory, PodView
 from netattest.matrix import Check, Subject
 from netattest.report.allure_attach import EvidenceKit

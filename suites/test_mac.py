@@ -9,7 +9,7 @@ from __future__ import annotations
 import allure
 import pytest
 
-from netattest.evaluate import MatrixRun
+from netattest.outcomes import MatrixRun
 from netattest.inventory import Inventory
 from netattest.matrix import L3_TARGET, Subject, l3_only, pod_subjects
 from netattest.report.allure_attach import EvidenceKit

@@ -5,7 +5,7 @@ from __future__ import annotations
 import allure
 import pytest
 
-from netattest.evaluate import MatrixRun
+from netattest.outcomes import MatrixRun
 from netattest.matrix import Check
 from netattest.report.allure_attach import EvidenceKit
 from netattest.verdicts import settle

@@ -110,7 +110,7 @@ def test_diff_of_a_clean_and_a_mis_wired_lab(tmp_path_factory: pytest.TempPathFa
     assert (diff["old"]["run_id"], diff["new"]["run_id"]) == (CLEAN_ID, MISWIRED_ID) and diff["topology_changed"]
     flipped = {e["id"]: e for e in diff["checks"]["flipped"]}
     leak = flipped["restricted->openshift:pod-a@node1->node1/ens192"]
-    assert (leak["old"], leak["new"]) == ("passed", "failed") and "router host rogue" in leak["reason"]
+    assert (leak["old"], leak["new"]) == ("passed", "failed") and "router rogue" in leak["reason"]
     assert flipped["restricted->openshift:pod-b@node1->gateway"]["new"] == "broken"
     assert flipped["restricted:pod-a@node1->pod-b@node1"]["new"] == "failed"
     assert all(e["old"] == "passed" for e in flipped.values())

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import pytest
 
-from netattest.evaluate import MatrixRun, run_matrix
-from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodView
+from netattest.evaluate import run_matrix
 from netattest.lab.lab import Lab
-from netattest.matrix import plan, sanity_targets
-from netattest.probe.engine import Answer, Probe, ProbeEngine, ProbeResult, WindowStats
+from netattest.matrix import plan
+from netattest.probe.engine import Answer, Listener, Probe, ProbeEngine, ProbeResult, WindowStats
 from netattest.topology import load_topology, load_topology_text
 from tests.conftest import MACVLAN_ONLY, SEED
+from tests.helpers.scripted import MACS, ScriptedProber, healthy, judge, small_inventory
 
 SEED_TOPOLOGY = load_topology(SEED)
 
@@ -40,74 +40,6 @@ def test_macvlan_private_mode_is_encoded_as_known_isolation() -> None:
 
 
 # --- the judge, against a scripted prober ------------------------------------------------------------------------
-MACS = {"pod-a": "02:00:00:00:00:0a", "pod-c": "02:00:00:00:00:0c", "ext-host": "02:00:00:00:00:e1"}
-
-
-def iface(name: str, mac: str, address: str, kind: str = "macvlan") -> InterfaceView:
-    return InterfaceView(name, mac, (address,), kind, 1500, True, "bridge")
-
-
-def small_inventory() -> tuple[Inventory, object]:
-    text = """
-apiVersion: netattest/v1
-kind: Topology
-name: small
-networks:
-  - {name: restricted, subnet: 192.168.112.0/24, routed: false}
-  - {name: openshift, subnet: 192.168.111.0/24, gateway: 192.168.111.1}
-nodes:
-  - name: node1
-    nics: [{name: ens224, network: restricted}, {name: ens192, network: openshift, address: 192.168.111.21/24}]
-externalHosts:
-  - {name: ext-host, network: restricted, address: 192.168.112.1/24}
-attachments:
-  - {name: net1, namespace: t, network: restricted, plugin: macvlan, mode: bridge, master: ens224, ipam: {type: static}}
-pods:
-  - {name: pod-a, namespace: t, networks: [{attachment: net1, ips: [192.168.112.11/24]}]}
-  - {name: pod-c, namespace: t, networks: [{attachment: net1, ips: [192.168.112.21/24]}]}
-expectations:
-  - {from: restricted, to: restricted, expect: reachable}
-  - {from: restricted, to: openshift, expect: isolated}
-"""
-    topology = load_topology_text(text, "small.yaml")
-    pods = [PodView(name, "t", "node1", "Running", None,
-                    {"net1": iface("net1", MACS[name], f"192.168.112.{ip}/24")}, netns=f"ns-{name}")
-            for name, ip in (("pod-a", 11), ("pod-c", 21))]
-    nodes = [NodeView("node1", {}, {"ens224": iface("ens224", "02:00:00:00:01:24", "", "veth"),
-                                    "ens192": iface("ens192", "02:00:00:00:01:92", "192.168.111.21/24", "veth")})]
-    hosts = [HostView("ext-host", "restricted", iface("eth0", MACS["ext-host"], "192.168.112.1/24", "veth"))]
-    return Inventory("00000000", "lab", pods, nodes, hosts), topology
-
-
-Responder = Callable[[Probe], list[Answer]]
-
-
-class ScriptedProber:
-    """Answers probes by rule, the way a network would; records what it was asked."""
-
-    def __init__(self, respond: Responder, drops: int = 0) -> None:
-        self.respond, self.drops = respond, drops
-
-    def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
-        results = [ProbeResult(p, 0.0, 1, self.respond(p), p.kind, "") for p in probes]
-        return results, WindowStats(len(probes), len(probes), 0, self.drops, 1.0)
-
-
-OWNERS = {"192.168.112.11": MACS["pod-a"], "192.168.112.21": MACS["pod-c"], "192.168.112.1": MACS["ext-host"]}
-
-
-def healthy(probe: Probe) -> list[Answer]:
-    mac = OWNERS.get(probe.target_ip)
-    if mac is None or (probe.kind == "icmp" and probe.target_mac != mac):
-        return []
-    return [Answer(probe.target_ip, mac, 0.5, 1)]
-
-
-def judge(respond: Responder, drops: int = 0) -> MatrixRun:
-    inventory, topology = small_inventory()
-    return run_matrix(plan(topology), inventory, ScriptedProber(respond, drops), sanity_targets(topology))
-
-
 def test_healthy_network_passes_every_check() -> None:
     run = judge(healthy)
     assert {o.status for o in run.outcomes.values()} == {"passed"}
@@ -138,7 +70,7 @@ def test_answer_across_vlans_fails_isolation() -> None:
             return [Answer(probe.target_ip, "02:00:00:00:01:92", 0.4, 1)]
         return healthy(probe)
     outcome = judge(leaky).outcomes["restricted->openshift:pod-a@node1->node1/ens192"]
-    assert outcome.status == "failed" and "isolation broken" in outcome.reason and "node node1 ens192" in outcome.reason
+    assert outcome.status == "failed" and "isolation broken" in outcome.reason and "node node1/ens192" in outcome.reason
 
 
 def test_deaf_probe_never_passes_isolation() -> None:
@@ -159,10 +91,11 @@ def test_socket_error_is_broken_not_silent() -> None:
     inventory, topology = small_inventory()
 
     class Failing(ScriptedProber):
-        def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
-            results, stats = super().probe(probes)
+        def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[
+                list[ProbeResult], WindowStats]:
+            results, stats = super().probe(probes, listeners)
             return [dataclasses.replace(r, error="no such interface net1") for r in results], stats
-    run = run_matrix(plan(topology), inventory, Failing(healthy), sanity_targets(topology))
+    run = run_matrix(plan(topology), inventory, Failing(healthy), topology)
     assert all(o.status == "broken" and "no such interface" in o.reason for o in run.outcomes.values())
 
 
@@ -181,8 +114,12 @@ class EngineProber:
     def __init__(self, engine: ProbeEngine) -> None:
         self.engine = engine
 
-    def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
-        return self.engine.run(probes)
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
+                                                                                          WindowStats]:
+        self.engine.listen(listeners)
+        results, stats = self.engine.run(probes)
+        stats.heard, stats.listening = self.engine.collect()
+        return results, stats
 
 
 class MacRewriter:
@@ -191,7 +128,8 @@ class MacRewriter:
     def __init__(self, engine: ProbeEngine) -> None:
         self.engine = engine
 
-    def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
+                                                                                          WindowStats]:
         bogus = [dataclasses.replace(p, source=dataclasses.replace(p.source, mac="02:de:af:00:00:01"))
                  for p in probes]
         return self.engine.run(bogus)
@@ -201,9 +139,8 @@ class MacRewriter:
 def test_isolation_cannot_pass_when_the_real_probe_is_deaf(real_lab: Lab) -> None:
     topology = real_lab.topology
     with ProbeEngine(timeout=0.5) as engine:
-        healthy_run = run_matrix(plan(topology), real_lab.inventory(), EngineProber(engine),
-                                 sanity_targets(topology))
-        deaf_run = run_matrix(plan(topology), real_lab.inventory(), MacRewriter(engine), sanity_targets(topology))
+        healthy_run = run_matrix(plan(topology), real_lab.inventory(), EngineProber(engine), topology)
+        deaf_run = run_matrix(plan(topology), real_lab.inventory(), MacRewriter(engine), topology)
     assert {o.status for o in healthy_run.outcomes.values()} == {"passed"}
     isolation = [o for o in deaf_run.outcomes.values() if not o.check.expect_answer]
     assert len(isolation) == 30
@@ -218,8 +155,7 @@ def test_isolation_cannot_pass_when_the_source_interface_is_down(real_lab: Lab) 
         ns.link("set", index=ns.link_lookup(ifname="net1")[0], state="down")
     try:
         with ProbeEngine(timeout=0.5) as engine:
-            run = run_matrix(plan(real_lab.topology), real_lab.inventory(), EngineProber(engine),
-                             sanity_targets(real_lab.topology))
+            run = run_matrix(plan(real_lab.topology), real_lab.inventory(), EngineProber(engine), real_lab.topology)
         mine = [o for o in run.outcomes.values() if o.check.source.name == "multus-test/mac-a"]
         assert mine and all(o.status != "passed" for o in mine)
         assert all(o.status == "broken" for o in mine if not o.check.expect_answer)

@@ -43,6 +43,18 @@ def test_acceptance_suites_pass_through_the_kubernetes_target(macvlan_lab: tuple
             f"{problems}\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
         assert proc.returncode == (2 if summary["problems"] else 0)
         assert summary["counts"]["passed"] > 50
+        # isolation across VLANs: IP probes through the restricted VLAN's next hops, listeners on the openshift node
+        # NICs (the nodes' host-network pods) proven by a canary sent from a node, the IP twins answered
+        checks = json.loads((tmp_path / "reports" / "e2e0c0de" / "checks.json").read_text())
+        listeners = {x["id"]: x for x in checks["listeners"]}
+        assert {i for i in listeners if i.startswith("openshift:node:")} == {
+            f"openshift:node:{n}:ens192" for n in ("node1", "node2", "node3")}
+        assert all(x["proven"] for x in listeners.values()), listeners
+        isolation = [c for c in checks["checks"] if c["id"].startswith("restricted->openshift:")]
+        assert isolation and all(c["paths"] and c["l3_twins"] for c in isolation if c["status"] == "passed")
+        assert all("nothing heard on openshift by 3 listener(s) proven by a canary" in c["reason"]
+                   for c in isolation if c["status"] == "passed")
+        assert checks["neighbours"]["restricted"]["neighbours"] and not checks["findings"]
         # one exec per pod for the whole session, every agent ended cleanly, nothing left on the "cluster"
         pods = len(built.topology.pods) + len(built.topology.nodes)
         assert len(server.execs) == pods and all(e["exit"] == 0 for e in server.execs)

@@ -109,8 +109,9 @@ def test_full_lifecycle_sends_what_the_topology_asks_and_leaves_nothing(server: 
             (NS, n.attachment, n.interface, tuple(str(ip) for ip in n.ips)) for n in pod.networks]
     node_pods = [b for name, b in sent.items() if name.startswith("netattest-node-")]
     assert sorted(b["spec"]["nodeName"] for b in node_pods) == ["node1", "node2", "node3"]
-    assert all(b["spec"]["hostNetwork"] and "add" not in b["spec"]["containers"][0]["securityContext"]
-               ["capabilities"] for b in node_pods)
+    # host network, and NET_RAW only: they listen on the node NICs for isolation probes that must not arrive
+    assert all(b["spec"]["hostNetwork"] and b["spec"]["containers"][0]["securityContext"]["capabilities"]
+               == {"drop": ["ALL"], "add": ["NET_RAW"]} for b in node_pods)
 
     # the inventory is what the cluster reports: nodes from spec.nodeName, labels from Node objects,
     # network-status from the pod annotation, interfaces read by the agent inside the "pod"

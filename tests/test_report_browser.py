@@ -88,7 +88,7 @@ def test_rendered_report_shows_the_matrix_and_mac_table(browser: Any,
     row = next(r for r in iso.find_elements(By.CSS_SELECTOR, "tbody tr")
                if r.get_attribute("data-source") == "pod-a@node1")
     leak = row.find_elements(By.CSS_SELECTOR, "td")[columns.index("node1/ens192")]
-    assert leak.text == "ANSWERED ✗" and "router host rogue" in leak.get_attribute("title")
+    assert leak.text == "ANSWERED ✗" and "router rogue" in leak.get_attribute("title")
     leak.find_element(By.TAG_NAME, "a").click()
     anchor = browser.execute_script("return location.hash").lstrip("#")
     target = browser.find_element(By.ID, anchor)

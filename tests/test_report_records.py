@@ -22,8 +22,8 @@ from scapy.utils import rdpcap
 
 from netattest.evaluate import MatrixRun, run_matrix
 from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
-from netattest.matrix import plan, sanity_targets
-from netattest.probe.engine import Answer, CapturedFrame, Probe, ProbeResult, WindowStats
+from netattest.matrix import plan
+from netattest.probe.engine import Answer, CapturedFrame, Listener, Probe, ProbeResult, WindowStats
 from netattest.report import records, schema_path
 from netattest.report.allure_env import CATEGORIES, environment_entries, environment_properties
 from netattest.report.junit import rewrite_junit
@@ -121,18 +121,20 @@ class FramedProber:
     def __init__(self, respond: Responder) -> None:
         self.respond = respond
 
-    def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
+                                                                                          WindowStats]:
         results = []
         for probe in probes:
             answers = self.respond(probe)
             results.append(ProbeResult(probe, T0, 1, answers, f"{probe.kind} to {probe.target_ip}", "00" * 42,
                                        frames=_frames(probe, answers)))
-        return results, WindowStats(len(probes), len(probes), len(probes), 0, 1.0, rounds=1)
+        return results, WindowStats(len(probes), len(probes), len(probes), 0, 1.0, rounds=1,
+                                    listening={x.id: "" for x in listeners})
 
 
 def judged(respond: Responder = healthy) -> tuple[MatrixRun, Inventory]:
     inventory, topology = small_inventory()
-    return run_matrix(plan(topology), inventory, FramedProber(respond), sanity_targets(topology)), inventory
+    return run_matrix(plan(topology), inventory, FramedProber(respond), topology), inventory
 
 
 def validate(name: str, document: object) -> None:
@@ -180,7 +182,7 @@ def test_check_record_and_transcript_say_who_answered() -> None:
     assert record["target_ip"] == "192.168.111.21" and record["target_mac"] == MACS["ens192"]
     assert record["answering_macs"] == ["02:66:00:00:00:01"]
     assert record["source"]["ip"] == "192.168.112.11" and record["source"]["mac"] == MACS["pod-a"]
-    assert record["twin"]["answers"][0]["owner"] == "external host ext-host"
+    assert record["twin"]["answers"][0]["owner"] == "host ext-host"
     text = transcript(record)
     assert "check   restricted->openshift:pod-a@node1->node1/ens192" in text
     assert "<- 192.168.111.21 is-at 02:66:00:00:00:01 (unknown host (not in the topology))" in text
@@ -201,7 +203,7 @@ def test_records_follow_their_schemas_and_reference_real_pcaps(tmp_path: Path, c
     assert doc["capture"] == capture and doc["window"]["trustworthy"] is True
     assert len(doc["checks"]) == len(run.outcomes) == count
     lines = [json.loads(line) for line in (tmp_path / "probes.jsonl").read_text().splitlines()]
-    assert len(lines) == len(run.results)
+    assert len(lines) == len(run.results) + len(run.sweep_results)  # the matrix window and the discovery sweep
     for line in lines:
         validate("probe", line)
     with_pcap = {c["id"] for c in doc["checks"] if c["pcap"]}
@@ -357,7 +359,7 @@ def test_allure_environment_is_escaped_and_categories_match_real_reasons() -> No
 @pytest.mark.lab
 def test_engine_keeps_the_frames_of_each_probe_for_pcaps(tmp_path: Path) -> None:
     from netattest.probe.engine import ProbeEngine
-    from tests.test_probe_engine import Lab
+    from tests.helpers.netlab import NetnsLab as Lab
     lab = Lab()
     try:
         a = lab.host("a", "10.254.0.1/24")

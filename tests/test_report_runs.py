@@ -162,7 +162,7 @@ def test_mis_wired_run_summary_splits_failed_from_broken(miswired: LabRun, clean
     _validate("run-summary", summary)
     reasons = {p["test"].split("::")[1]: p for p in summary["problems"]}
     leak = reasons["test_isolation[restricted->openshift:pod-a@node1->node1/ens192]"]
-    assert leak["status"] == "failed" and "isolation broken" in leak["reason"] and "router host rogue" in leak["reason"]
+    assert leak["status"] == "failed" and "isolation broken" in leak["reason"] and "router rogue" in leak["reason"]
     deaf = reasons["test_isolation[restricted->openshift:pod-b@node1->gateway]"]
     assert deaf["status"] == "broken" and "pod-b@node3 cannot take part" in deaf["reason"]
     assert reasons["test_pod_placement[multus-test/pod-b]"]["status"] == "failed"
@@ -344,7 +344,7 @@ def test_allure_results_carry_labels_parameters_steps_and_attachments(clean: Lab
     ip_addr = (clean.dir / "allure-results" / attachments["ip -d addr inside pod-a"]["source"]).read_text()
     assert "net1@" in ip_addr and "macvlan mode bridge" in ip_addr
     transcript = (clean.dir / "allure-results" / attachments["probe transcript"]["source"]).read_text()
-    assert "ARP who-has 192.168.112.1" in transcript and "(external host ext-host)" in transcript
+    assert "ARP who-has 192.168.112.1" in transcript and "(host ext-host)" in transcript
     pcap = attachments["probe traffic (pcap)"]
     assert pcap["type"] == "application/vnd.tcpdump.pcap"
     frames = rdpcap(str(clean.dir / "allure-results" / pcap["source"]))

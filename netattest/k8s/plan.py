@@ -226,15 +226,17 @@ class ClusterPlan:
         }
 
     def node_pod_manifest(self, node: str) -> dict[str, Any]:
-        """A host-network pod on ``node`` that only reads interfaces (no capability, not root)."""
+        """A host-network pod on ``node`` that reads the node's interfaces and listens on its NICs for isolation
+        probes that must not arrive there: NET_RAW (packet sockets) and nothing else, as uid 0 (added capabilities
+        are only effective for root), no privilege escalation."""
         return self._idle_pod(
             names.node_pod_name(node), self.inventory_namespace,
             self.labels(**{names.LABEL_ROLE: "node-inventory", names.LABEL_NODE: names._shorten(node, 63)}),
             {REQUIRED_SCC_ANNOTATION: self.options.scc} if self.openshift else {},
             spec={"nodeName": node, "hostNetwork": True, "tolerations": [{"operator": "Exists"}]},
             resources={"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-            security={"runAsUser": 65534, "runAsNonRoot": True, "allowPrivilegeEscalation": False,
-                      "capabilities": {"drop": ["ALL"]}})
+            security={"runAsUser": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
+                      "capabilities": {"drop": ["ALL"], "add": ["NET_RAW"]}})
 
     def operator_patch(self, current: list[dict[str, Any]] | None) -> dict[str, Any]:
         """The merge patch that adds this run's entries to the operator's current ``additionalNetworks``."""

@@ -21,7 +21,7 @@ from allure_commons import plugin_manager
 from allure_commons.model2 import Attachment, ExecutableItem
 
 from netattest.annotations import NETWORK_STATUS_ANNOTATION, render_network_status
-from netattest.evaluate import Outcome
+from netattest.outcomes import Outcome
 from netattest.inventory import Inventory, PodView
 from netattest.manifests import NAD_API_VERSION, nad_cni_config
 from netattest.matrix import Check, Subject

@@ -18,10 +18,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from netattest.evaluate import MatrixRun, Outcome
+from netattest.actors import UNKNOWN, Actors
+from netattest.neighbours import NeighbourTable
+from netattest.outcomes import MatrixRun, Outcome, PathTried
 from netattest.inventory import Inventory
 from netattest.matrix import Subject
-from netattest.probe.engine import ProbeResult
+from netattest.probe.engine import Heard, ProbeResult, WindowStats
 from netattest.report.pcap import pcap_bytes, write_pcap
 from netattest.serialize import to_jsonable
 
@@ -39,26 +41,14 @@ def slug(text: str) -> str:
 
 
 def mac_owners(inventory: Inventory | None) -> dict[str, list[str]]:
-    """MAC -> who carries it (pods' secondary interfaces, node NICs, hosts), as observed."""
-    owners: dict[str, list[str]] = {}
-    if inventory is None:
-        return owners
-    for pod in inventory.pods:
-        for iface in pod.interfaces.values():
-            if iface.kind in ("ipvlan", "macvlan", "vlan"):
-                owners.setdefault(iface.mac, []).append(f"pod {pod.label} {iface.name}")
-    for node in inventory.nodes:
-        for nic in node.nics.values():
-            if nic.mac and nic.kind:
-                owners.setdefault(nic.mac, []).append(f"node {node.name} {nic.name}")
-    for host in inventory.hosts:
-        owners.setdefault(host.interface.mac, []).append(f"{host.role} host {host.name}")
-    return owners
+    """MAC -> who carries it (pods' secondary interfaces, node NICs, hosts), as observed (one index with the judge's,
+    :class:`netattest.actors.Actors`, so a record never names someone the reason does not)."""
+    return {mac: [a.label for a in actors] for mac, actors in Actors(inventory).by_mac.items()}
 
 
 def _owner(owners: Mapping[str, list[str]], mac: str) -> str:
     names = owners.get(mac)
-    return " / ".join(names) if names else "unknown host (not in the topology)"
+    return " / ".join(names) if names else UNKNOWN
 
 
 def probe_summary(result: ProbeResult, owners: Mapping[str, list[str]]) -> dict[str, Any]:
@@ -66,10 +56,46 @@ def probe_summary(result: ProbeResult, owners: Mapping[str, list[str]]) -> dict[
     return {
         "id": probe.id, "kind": probe.kind, "sent": result.sent_summary, "target_ip": probe.target_ip,
         "target_mac": probe.target_mac, "expect_answer": probe.expect_answer, "sent_at": result.sent_at,
-        "attempts": result.attempts, "error": result.error,
+        "attempts": result.attempts, "error": result.error, "mark": _mark(probe.mark),
         "answers": [{"ip": a.ip, "mac": a.mac, "eth_src": a.eth_src, "rtt_ms": round(a.rtt_ms, 3),
-                     "attempt": a.attempt, "owner": _owner(owners, a.mac)} for a in result.answers],
+                     "attempt": a.attempt, "kind": a.kind, "ttl": a.ttl, "owner": _owner(owners, a.mac)}
+                    for a in result.answers],
     }
+
+
+def _mark(mark: int) -> str | None:
+    """Marks are 64-bit: hex strings, because JSON readers (JavaScript, yajl) lose or refuse such integers."""
+    return f"{mark:016x}" if mark else None
+
+
+def path_record(path: PathTried, owners: Mapping[str, list[str]]) -> dict[str, Any]:
+    """One next hop an isolation check's IP probes went through, and what came back from each."""
+    return {"hop": {"mac": path.hop_mac, "ip": path.hop_ip, "who": path.hop_who}, "sent_from": path.sent_from,
+            "target_ip": path.target_ip, "summary": path.summary(),
+            "probes": [probe_summary(r, owners) for r in path.results]}
+
+
+def heard_record(heard: Heard, matrix: MatrixRun) -> dict[str, Any]:
+    """What a listener heard, with the network it listens on (marks as hex strings)."""
+    network = next((r.network for r in matrix.listeners if r.id == heard.listener), "")
+    return {"listener": heard.listener, "network": network, "what": heard.what, "eth_src": heard.eth_src,
+            "eth_dst": heard.eth_dst, "ip_src": heard.ip_src, "ip_dst": heard.ip_dst, "proto": heard.proto,
+            "mark": _mark(heard.mark), "outgoing": heard.outgoing, "count": heard.count, "time": heard.time}
+
+
+def neighbours_record(tables: Mapping[str, NeighbourTable]) -> dict[str, Any]:
+    """The census of every swept VLAN: who is there and who the harness did not expect."""
+    return {network: {"subnet": t.subnet, "swept_from": t.swept_from, "addresses_swept": t.addresses_swept,
+                      "bounded": t.bounded, "problem": t.problem, "duration_s": round(t.duration_s, 3),
+                      "neighbours": [{"ip": n.ip, "mac": n.mac, "kind": n.kind, "who": n.who, "how": n.how,
+                                      "next_hop": n.can_forward} for n in t.neighbours]}
+            for network, t in tables.items()}
+
+
+def findings(tables: Mapping[str, NeighbourTable]) -> list[dict[str, str]]:
+    """Unknown neighbours: hosts on a VLAN that the topology does not declare (each a next hop that was probed)."""
+    return [{"network": network, "ip": n.ip, "mac": n.mac, "who": n.who, "how": n.how}
+            for network, t in tables.items() for n in t.unknown()]
 
 
 def _subject(subject: Subject) -> dict[str, Any]:
@@ -79,11 +105,17 @@ def _subject(subject: Subject) -> dict[str, Any]:
 
 
 def _observed(outcome: Outcome) -> str:
-    if not outcome.results:
+    """answered / silent / heard (nothing came back, but a listener heard the probes arrive) / error / not probed.
+    An ICMP error from a next hop itself is not an answer from the target."""
+    path_results = [r for p in outcome.paths for r in p.results]
+    if not outcome.results and not path_results:
         return "not probed"
-    if any(r.error for r in outcome.results):
+    if any(r.error for r in outcome.results + path_results):
         return "error"
-    return "answered" if any(r.answers for r in outcome.results) else "silent"
+    if any(r.answers for r in outcome.results) or any(
+            a.ip != p.hop_ip for p in outcome.paths for r in p.results for a in r.answers):
+        return "answered"
+    return "heard" if outcome.heard else "silent"
 
 
 def _twin(outcome: Outcome) -> ProbeResult | None:
@@ -92,9 +124,10 @@ def _twin(outcome: Outcome) -> ProbeResult | None:
 
 
 def check_frames(outcome: Outcome) -> list[tuple[float, bytes]]:
-    """Every kept frame of a check's probes and, for an isolation check, of its sanity twin."""
+    """Every kept frame of a check's probes and, for an isolation check, of its next-hop probes and sanity twins."""
     twin = _twin(outcome)
-    results = outcome.results + ([twin] if twin else [])
+    results = outcome.results + ([twin] if twin else []) + [r for p in outcome.paths for r in p.results] \
+        + outcome.l3_twins
     return sorted(((f.time, f.data) for r in results for f in r.frames), key=lambda f: f[0])
 
 
@@ -138,6 +171,9 @@ def check_record(outcome: Outcome, owners: Mapping[str, list[str]], test: str | 
         "answering_macs": sorted({a["mac"] for p in probes for a in p["answers"]}),
         "probes": probes,
         "twin": probe_summary(twin, owners) if (twin := _twin(outcome)) else None,
+        "paths": [path_record(p, owners) for p in outcome.paths],
+        "l3_twins": [probe_summary(r, owners) for r in outcome.l3_twins],
+        "heard": list(outcome.heard),
         "pcap": pcap,
     }
 
@@ -148,10 +184,16 @@ def probe_record(result: ProbeResult, check: str, verdict: str, pcap: str | None
     return {
         "schema": PROBE_SCHEMA, "id": probe.id, "kind": probe.kind, "source": to_jsonable(probe.source),
         "target_ip": probe.target_ip, "target_mac": probe.target_mac, "expect_answer": probe.expect_answer,
-        "sent": result.sent_summary, "sent_hex": result.sent_hex, "sent_at": result.sent_at,
+        "mark": _mark(probe.mark), "sent": result.sent_summary, "sent_hex": result.sent_hex, "sent_at": result.sent_at,
         "attempts": result.attempts, "error": result.error,
         "answers": [to_jsonable(a) for a in result.answers], "check": check, "verdict": verdict, "pcap": pcap,
     }
+
+
+def window_record(stats: WindowStats) -> dict[str, Any]:
+    """A window's statistics; what its listeners heard is recorded on its own (marks as hex strings)."""
+    record = {k: v for k, v in to_jsonable(stats).items() if k not in ("heard", "listening")}
+    return {**record, "trustworthy": stats.trustworthy}
 
 
 def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory | None,
@@ -166,8 +208,14 @@ def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory |
     outcomes = [] if matrix is None else list(matrix.outcomes.values())
     # the small parts first and the checks last: a reader gets them without scanning past the checks
     head = {"schema": CHECKS_SCHEMA, "run_id": run_id, "capture": capture,
-            "window": None if matrix is None else {**to_jsonable(matrix.stats),
-                                                    "trustworthy": matrix.stats.trustworthy},
+            "window": None if matrix is None else window_record(matrix.stats),
+            "sweep_window": None if matrix is None or matrix.sweep_stats is None else window_record(
+                matrix.sweep_stats),
+            "neighbours": {} if matrix is None else neighbours_record(matrix.neighbours),
+            "findings": [] if matrix is None else findings(matrix.neighbours),
+            "listeners": [] if matrix is None else [to_jsonable(r) for r in matrix.listeners],
+            "heard": [] if matrix is None else [heard_record(h, matrix) for h in matrix.heard
+                                               if not h.listener.startswith("passive:")],
             "wire_macs": [] if matrix is None else [
                 {"pod": pod, "iface": iface, "macs": sorted(macs)}
                 for (pod, iface), macs in sorted(matrix.wire_macs.items())]}
@@ -181,7 +229,8 @@ def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory |
                 (run_dir / PCAP_DIR).mkdir(exist_ok=True)
                 (run_dir / pcap_name).write_bytes(data)
             twin = _twin(outcome)
-            for result in outcome.results + ([twin] if twin else []):
+            for result in outcome.results + ([twin] if twin else []) + outcome.l3_twins + [
+                    r for path in outcome.paths for r in path.results]:
                 verdict_of.setdefault(result.probe.id, (outcome.check.id, outcome.status))
                 if pcap_name:
                     pcap_of_probe.setdefault(result.probe.id, pcap_name)
@@ -189,7 +238,7 @@ def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory |
             handle.write(("," if n else "") + "\n  " + json.dumps(record, indent=1).replace("\n", "\n  "))
         handle.write(("\n ]" if outcomes else "]") + "\n}")
     with (run_dir / "probes.jsonl").open("w") as handle:
-        for result in ([] if matrix is None else matrix.results):
+        for result in ([] if matrix is None else [*matrix.sweep_results, *matrix.results]):
             check, verdict = verdict_of.get(result.probe.id, ("", ""))
             handle.write(json.dumps(probe_record(result, check, verdict, pcap_of_probe.get(result.probe.id)))
                          + "\n")
@@ -197,10 +246,11 @@ def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory |
 
 
 def write_inventory(run_dir: Path, inventory: Inventory | None, pod_evidence: Mapping[str, Any],
-                    run_id: str) -> None:
+                    run_id: str, neighbours: Mapping[str, NeighbourTable] | None = None) -> None:
     doc = {"schema": INVENTORY_SCHEMA, "run_id": run_id,
            "inventory": None if inventory is None else to_jsonable(inventory),
-           "pod_evidence": to_jsonable(dict(pod_evidence))}
+           "pod_evidence": to_jsonable(dict(pod_evidence)),
+           "neighbours": neighbours_record(neighbours or {})}
     (run_dir / "inventory.json").write_text(json.dumps(doc, indent=1))
 
 

@@ -48,12 +48,14 @@ from netattest.k8s.plan import (
     ClusterPlan,
 )
 from netattest.k8s.pods import PodState, admission_reason, wait_for_pods
-from netattest.probe.engine import Answer, Endpoint, Probe, ProbeResult, WindowStats
+from netattest.probe.agent import heard_from_wire, listener_to_wire
+from netattest.probe.engine import Answer, Endpoint, Heard, Listener, Probe, ProbeResult, WindowStats
 from netattest.signals import deferred_interrupts
 from netattest.topology.model import Topology
 
 Progress = Callable[[str], None]
 ROUTE_PREFIX = "k8s:"  # Endpoint.netns of a pod's probes: "k8s:<namespace>/<pod>", routes them to its agent
+NODE_ROUTE_PREFIX = "k8s-node:"  # ... and of a node's (its host-network inventory pod's agent): "k8s-node:<node>"
 AGENT_START_WORKERS = 8
 
 
@@ -577,7 +579,8 @@ class KubernetesTarget:
             except NotFound:
                 continue
             labels = dict((node.get("metadata") or {}).get("labels") or {})
-            views.append(NodeView(name, labels, node_nics.get(name, {}), None))
+            route = f"{NODE_ROUTE_PREFIX}{name}" if name in self.node_agents else None
+            views.append(NodeView(name, labels, node_nics.get(name, {}), route))
         unknown = [v.name for v in views if not v.nics]
         if unknown:
             self.notes.append(f"node NICs unknown for {', '.join(unknown)}: the API does not show node NICs and no "
@@ -585,10 +588,27 @@ class KubernetesTarget:
         return views
 
     # -- probing --------------------------------------------------------------------------------------------
-    def probe(self, probes: Sequence[Probe]) -> tuple[list[ProbeResult], WindowStats]:
-        """Every pod's probes go to that pod's agent; all agents probe at the same time, in one window."""
+    def _agent_at(self, route: str) -> Any:
+        """The agent behind a route: a probe pod's, or a node's host-network inventory pod's."""
+        if route.startswith(NODE_ROUTE_PREFIX):
+            return self.node_agents.get(route[len(NODE_ROUTE_PREFIX):])
+        return self.agents.get(route)
+
+    @staticmethod
+    def _where(route: str) -> str:
+        if route.startswith(NODE_ROUTE_PREFIX):
+            return f"node {route[len(NODE_ROUTE_PREFIX):]}"
+        return route[len(ROUTE_PREFIX):] if route.startswith(ROUTE_PREFIX) else route
+
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
+                                                                                          WindowStats]:
+        """Every pod's probes go to that pod's agent; all agents probe at the same time, in one window. Listeners
+        are opened in their agents first (probe pods, and the nodes' host-network pods for node NICs) and read
+        after every agent's window has ended, so a frame one agent sends is heard by another."""
         started = time.monotonic()
         self._refresh_expiry()
+        listening: dict[str, str] = {}
+        listen_jobs = self._open_listeners(listeners, listening)
         groups: dict[str, list[int]] = {}
         for index, probe in enumerate(probes):
             groups.setdefault(str(probe.source.netns), []).append(index)
@@ -596,14 +616,16 @@ class KubernetesTarget:
         errors: list[str] = []
         jobs = []
         for route, indices in groups.items():
-            agent = self.agents.get(route)
+            agent = self._agent_at(route)
             if agent is None:
                 if route.startswith(ROUTE_PREFIX):
                     why = f"no probe agent runs in pod {route[len(ROUTE_PREFIX):]}"
+                elif route.startswith(NODE_ROUTE_PREFIX):
+                    why = f"no agent runs on {self._where(route)} (its host-network pod is not running)"
                 else:
                     source = probes[indices[0]].source.describe()
-                    why = (f"the cluster target sends probes from its probe pods only; {source} is not one "
-                           "(external hosts and nodes cannot send here)")
+                    why = (f"the cluster target sends probes from its probe pods and node pods only; {source} is "
+                           "not one (external hosts cannot send here)")
                 errors.append(why)
                 for i in indices:
                     results[i] = ProbeResult(probes[i], 0.0, 0, [], "", "", why)
@@ -621,9 +643,9 @@ class KubernetesTarget:
             with ThreadPoolExecutor(max_workers=min(32, len(jobs))) as pool:
                 outcomes = list(pool.map(lambda job: _catch(run, job), jobs))
             for (route, _agent, indices), outcome in zip(jobs, outcomes):
-                pod = route[len(ROUTE_PREFIX):]
+                where = self._where(route)
                 if isinstance(outcome, NetattestError):
-                    message = f"{pod}: {outcome}"
+                    message = f"{where}: {outcome}"
                     stats.socket_errors.append(message)
                     for i in indices:
                         results[i] = ProbeResult(probes[i], 0.0, 0, [], "", "", message)
@@ -635,9 +657,59 @@ class KubernetesTarget:
                 stats.frames_received += window.frames_received
                 stats.kernel_drops += window.kernel_drops
                 stats.rounds = max(stats.rounds, window.rounds)
-                stats.socket_errors += [f"{pod}: {e}" for e in window.socket_errors]
+                stats.socket_errors += [f"{where}: {e}" for e in window.socket_errors]
+        stats.heard = self._collect_listeners(listen_jobs, listening)
+        stats.listening = listening
         stats.duration_s = time.monotonic() - started
         return [r for r in results if r is not None], stats
+
+    def _open_listeners(self, listeners: Sequence[Listener], listening: dict[str, str]) -> list[tuple[Any, str]]:
+        """``listen`` in every agent that hosts a listener (in parallel); returns the agents to collect from."""
+        by_route: dict[str, list[Listener]] = {}
+        for listener in listeners:
+            by_route.setdefault(str(listener.netns), []).append(listener)
+        jobs = []
+        for route, group in by_route.items():
+            agent = self._agent_at(route)
+            if agent is None:
+                for listener in group:
+                    listening[listener.id] = f"no agent runs in {self._where(route)}"
+                continue
+            jobs.append((route, agent, [replace(x, netns=None) for x in group]))
+
+        def open_one(job: tuple[str, Any, list[Listener]]) -> Any:
+            _route_, agent, group = job
+            return agent.request("listen", self.options.agent_timeout, listeners=[listener_to_wire(x) for x in group])
+
+        opened: list[tuple[Any, str]] = []
+        if jobs:
+            with ThreadPoolExecutor(max_workers=min(32, len(jobs))) as pool:
+                outcomes = list(pool.map(lambda job: _catch(open_one, job), jobs))
+            for (route, agent, group), outcome in zip(jobs, outcomes):
+                if isinstance(outcome, NetattestError):
+                    for listener in group:
+                        listening[listener.id] = f"{self._where(route)}: {outcome}"
+                    continue
+                opened.append((agent, route))
+        return opened
+
+    def _collect_listeners(self, opened: list[tuple[Any, str]], listening: dict[str, str]) -> list[Heard]:
+        def collect(job: tuple[Any, str]) -> Any:
+            agent, _ = job
+            return agent.request("collect", self.options.agent_timeout)
+
+        heard: list[Heard] = []
+        if not opened:
+            return heard
+        with ThreadPoolExecutor(max_workers=min(32, len(opened))) as pool:
+            outcomes = list(pool.map(lambda job: _catch(collect, job), opened))
+        for (_agent, route), outcome in zip(opened, outcomes):
+            if isinstance(outcome, NetattestError):
+                listening[f"?{route}"] = f"{self._where(route)}: could not collect: {outcome}"
+                continue
+            heard += [heard_from_wire(h) for h in outcome.get("heard", [])]
+            listening.update({str(k): str(v) for k, v in (outcome.get("listening") or {}).items()})
+        return heard
 
     def _refresh_expiry(self) -> None:
         """A run longer than half its TTL pushes its expiry forward, so gc elsewhere never removes it mid-run."""
