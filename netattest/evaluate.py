@@ -17,7 +17,7 @@ from netattest.actors import Actors
 from netattest.inventory import Inventory
 from netattest.judge import Evidence, judge_isolated_paths, judge_reachable, judge_silent_l2
 from netattest.matrix import Check, Subject, l3_only, sanity_targets
-from netattest.neighbours import SWEEP_LIMIT, NeighbourTable, census, plan_sweep
+from netattest.neighbours import SWEEP_LIMIT, NeighbourTable, census, late_answers, plan_sweep
 from netattest.outcomes import ListenerReport, MatrixRun, Outcome, PathTried
 from netattest.probe.model import Endpoint, Listener, Probe, ProbeResult, WindowStats
 from netattest.probeset import ProbeSet
@@ -28,31 +28,36 @@ __all__ = ["MatrixRun", "Outcome", "Prober", "run_matrix"]
 
 
 class Prober(Protocol):
-    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
-                                                                                          WindowStats]: ...
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) \
+            -> tuple[list[ProbeResult], WindowStats]: ...
 
 
 def run_matrix(checks: Sequence[Check], inventory: Inventory, prober: Prober, topology: Topology, *,
                twins: dict[str, list[Subject]] | None = None, sweep_limit: int = SWEEP_LIMIT,
-               progress: Callable[[str], None] | None = None) -> MatrixRun:
+               sweep_timeout: float | None = None, progress: Callable[[str], None] | None = None) -> MatrixRun:
     """Discover, probe every check in one window, and judge each; failures of resolution are judged without
-    probing."""
+    probing. ``sweep_timeout``: how long the discovery sweep waits (default: the prober's probe timeout); whoever
+    answers it later is asked again in the probe window and, if found there, makes the census untrustworthy."""
     show = progress or (lambda message: None)
     actors = Actors(inventory)
-    tables, sweep_stats, sweep_results = discover(checks, inventory, prober, topology, actors, sweep_limit, show)
+    tables, sweep_stats, sweep_results = discover(checks, inventory, prober, topology, actors, sweep_limit, show,
+                                                  sweep_timeout)
     probes = ProbeSet(topology, inventory, twins if twins is not None else sanity_targets(topology), tables)
     probes.plan(checks)
+    late = probes.ask_again(sweep_results) if sweep_timeout else {}
     show(f"probing {len(checks)} checks in one window: {len(probes.probes)} probes, "
          f"{len(probes.listeners)} listener(s) on the target side")
     results, stats = prober.probe(probes.probes, probes.listener_list())
+    late_answers(tables, [r for r in results if r.probe.id in late], actors, topology, sweep_timeout or 0.0)
     run = _judge(checks, probes, results, stats, actors, topology)
     run.neighbours, run.sweep_stats, run.sweep_results = tables, sweep_stats, sweep_results
+    run.strict_neighbours = {n.name: n.unknown_neighbours == "fail" for n in topology.networks}
     return run
 
 
 def discover(checks: Sequence[Check], inventory: Inventory, prober: Prober, topology: Topology, actors: Actors,
-             limit: int, show: Callable[[str], None]) -> tuple[dict[str, NeighbourTable], WindowStats | None,
-                                                              list[ProbeResult]]:
+             limit: int, show: Callable[[str], None], timeout: float | None = None) -> tuple[
+                 dict[str, NeighbourTable], WindowStats | None, list[ProbeResult]]:
     """Sweep every source VLAN of an isolation check across VLANs, from the first pod there that can send L2."""
     resolver = Resolver(inventory)
     sweepers: dict[str, Endpoint | str] = {}
@@ -69,7 +74,7 @@ def discover(checks: Sequence[Check], inventory: Inventory, prober: Prober, topo
         return {}, None, []
     sweep = plan_sweep(topology, sweepers, limit)
     show(f"neighbour discovery: ARP sweep of {len(sweep.probes)} address(es) on {', '.join(sweepers)}")
-    results, stats = prober.probe(sweep.probes, sweep.listeners)
+    results, stats = prober.probe(sweep.probes, sweep.listeners, timeout)
     tables = census(sweep, results, stats, actors, topology)
     found = sum(len(t.neighbours) for t in tables.values())
     unknown = sum(len(t.unknown()) for t in tables.values())

@@ -21,11 +21,14 @@ from netattest.topology.model import Topology
 
 NeighbourKind = Literal["pod", "node", "host", "gateway", "router", "impostor", "unknown"]
 SWEEP_LIMIT = 4094  # addresses per VLAN: a whole /20
+#: the sweep waits this share of the probe timeout: ARP is answered in milliseconds on a LAN, and whoever answers
+#: later is asked again in the probe window (found there, it makes the census untrustworthy: never silently missed)
+SWEEP_SHARE = 0.5
 
 
 class Prober(Protocol):
-    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
-                                                                                          WindowStats]: ...
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) \
+            -> tuple[list[ProbeResult], WindowStats]: ...
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,25 @@ def census(sweep: Sweep, results: list[ProbeResult], stats: WindowStats, actors:
             table.problem = f"passive listening on {network} failed: {listening}"
         table.duration_s = stats.duration_s
     return sweep.tables
+
+
+def late_answers(tables: dict[str, NeighbourTable], results: list[ProbeResult], actors: Actors,
+                 topology: Topology, waited: float) -> None:
+    """Neighbours that answered only when asked again in the probe window: listed, and the census of their VLAN
+    is untrustworthy, because no IP probe went through them."""
+    for result in results:
+        network = result.probe.id.split(":")[3] if result.probe.id.count(":") >= 3 else ""
+        table = tables.get(network)
+        if table is None:
+            continue
+        gateway = topology.network(network).gateway
+        for answer in result.answers:
+            kind, who = classify(answer.ip, answer.mac, actors, str(gateway) if gateway else "")
+            table.neighbours.append(Neighbour(answer.ip, answer.mac, kind, who, "late ARP answer"))
+            if kind != "pod":
+                table.problem = table.problem or (
+                    f"{answer.ip} ({answer.mac}, {who}) answered ARP only after the sweep's {waited:.2f} s wait, so no "
+                    "IP probe went through it. Fix: raise --sweep-timeout")
 
 
 def classify(ip: str, mac: str, actors: Actors, gateway: str) -> tuple[NeighbourKind, str]:

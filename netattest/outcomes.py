@@ -80,3 +80,5 @@ class MatrixRun:
     sweep_results: list[ProbeResult] = field(default_factory=list)
     listeners: list[ListenerReport] = field(default_factory=list)
     heard: list[Heard] = field(default_factory=list)
+    #: networks whose census fails on a neighbour the topology does not declare (``unknownNeighbours: fail``)
+    strict_neighbours: dict[str, bool] = field(default_factory=dict)

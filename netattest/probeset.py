@@ -27,7 +27,7 @@ from netattest.inventory import Inventory
 from netattest.matrix import Check, Subject, known_behaviour, l3_only, unused_addresses
 from netattest.neighbours import NeighbourTable
 from netattest.outcomes import Outcome, Status
-from netattest.probe.model import IP_KINDS, Endpoint, Listener, Probe, ProbeKind
+from netattest.probe.model import IP_KINDS, Endpoint, Listener, Probe, ProbeKind, ProbeResult
 from netattest.resolve import Resolved, Resolver
 from netattest.topology.model import Topology
 
@@ -103,6 +103,16 @@ class ProbeSet:
 
     def probe(self, probe_id: str) -> Probe:
         return self.probes[self._index[probe_id]]
+
+    def ask_again(self, sweep: list[ProbeResult]) -> set[str]:
+        """The sweep's unanswered addresses, asked again in this window: a neighbour slower than the sweep's short
+        wait is found here (and reported), never missed."""
+        again = set()
+        for result in sweep:
+            if not result.answers and not result.error:
+                p = result.probe
+                again.add(self.add("arp", f"late-{p.id}", p.source, p.target_ip, None, False))
+        return again
 
     def listener_list(self) -> list[Listener]:
         return [plan.listener for plan in self.listeners]

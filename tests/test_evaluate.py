@@ -91,9 +91,9 @@ def test_socket_error_is_broken_not_silent() -> None:
     inventory, topology = small_inventory()
 
     class Failing(ScriptedProber):
-        def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[
+        def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) -> tuple[
                 list[ProbeResult], WindowStats]:
-            results, stats = super().probe(probes, listeners)
+            results, stats = super().probe(probes, listeners, timeout)
             return [dataclasses.replace(r, error="no such interface net1") for r in results], stats
     run = run_matrix(plan(topology), inventory, Failing(healthy), topology)
     assert all(o.status == "broken" and "no such interface" in o.reason for o in run.outcomes.values())
@@ -114,7 +114,7 @@ class EngineProber:
     def __init__(self, engine: ProbeEngine) -> None:
         self.engine = engine
 
-    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) -> tuple[list[ProbeResult],
                                                                                           WindowStats]:
         self.engine.listen(listeners)
         results, stats = self.engine.run(probes)
@@ -128,7 +128,7 @@ class MacRewriter:
     def __init__(self, engine: ProbeEngine) -> None:
         self.engine = engine
 
-    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) -> tuple[list[ProbeResult],
                                                                                           WindowStats]:
         bogus = [dataclasses.replace(p, source=dataclasses.replace(p.source, mac="02:de:af:00:00:01"))
                  for p in probes]

@@ -192,3 +192,21 @@ def test_a_pod_whose_own_address_is_duplicated_is_told_so() -> None:
     outcome = judge(respond, hosts=[impostor]).outcomes["restricted:pod-a@node1->pod-c@node1"]
     assert outcome.status == "failed" and outcome.reason.startswith(
         "duplicate address: pod-a@node1's own address 192.168.112.11 is also held by impostor liar")
+
+
+def test_a_neighbour_slower_than_the_sweep_is_found_when_asked_again_and_makes_the_census_untrustworthy() -> None:
+    from tests.helpers.scripted import ScriptedProber, small_inventory
+    from netattest.evaluate import run_matrix
+    from netattest.matrix import plan
+
+    def slow_router(probe: Probe) -> list[Answer]:
+        if probe.kind == "arp" and probe.target_ip == ROUTER_IP and ":late-sweep:" in probe.id:
+            return [Answer(ROUTER_IP, ROUTER_MAC, 700.0, 1, ROUTER_MAC, "arp-reply")]  # too late for the sweep
+        return healthy(probe)
+    inventory, topology = small_inventory()
+    run = run_matrix(plan(topology), inventory, ScriptedProber(slow_router), topology, sweep_timeout=0.5)
+    table = run.neighbours["restricted"]
+    assert [(n.ip, n.how) for n in table.unknown()] == [(ROUTER_IP, "late ARP answer")]
+    assert "answered ARP only after the sweep's 0.50 s wait" in table.problem
+    outcome = run.outcomes[CHECK]
+    assert outcome.status == "broken" and "neighbour discovery on restricted cannot be trusted" in outcome.reason

@@ -138,7 +138,7 @@ def test_full_lab_run_never_touches_the_root_namespace() -> None:
             def __init__(self) -> None:
                 self.engine = ProbeEngine(timeout=0.5)
 
-            def probe(self, probes, listeners=()):  # noqa: ANN001, ANN201
+            def probe(self, probes, listeners=(), timeout=None):  # noqa: ANN001, ANN201
                 self.engine.listen(listeners)
                 results, stats = self.engine.run(probes)
                 stats.heard, stats.listening = self.engine.collect()

@@ -121,7 +121,7 @@ class FramedProber:
     def __init__(self, respond: Responder) -> None:
         self.respond = respond
 
-    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) -> tuple[list[ProbeResult],
                                                                                           WindowStats]:
         results = []
         for probe in probes:

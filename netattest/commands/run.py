@@ -133,6 +133,11 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         print(f"  {problem['status'].upper():6} {test}\n         {problem['reason']}")
     if len(summary["problems"]) > 50:
         print(f"  ... and {len(summary['problems']) - 50} more (see summary.json)")
+    findings = summary.get("findings") or []
+    if findings:
+        print(f"  FINDINGS: {len(findings)} neighbour(s) the topology does not declare (each probed as a next hop):")
+        for f in findings[:20]:
+            print(f"         {f['network']}: {f['ip']} {f['mac']} — {f['who']} ({f['how']})")
     for line in preflight_lines(run_dir):
         print(line)
     print(f"  reports: {run_dir}/")

@@ -24,7 +24,7 @@ from netattest.annotations import (NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATIO
                                    network_status_from_cni_result, parse_networks_annotation, render_network_status)
 from netattest.errors import CniError, LabError
 from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
-from netattest.lab import cni, daemons
+from netattest.lab import cni, daemons, routers
 from netattest.lab.capacity import backlog_drops, check_neighbour_capacity, rx_dropped, table_fulls
 from netattest.lab.links import read_interfaces, read_routes
 from netattest.lab.nsenter import write_sysctls
@@ -184,7 +184,8 @@ class Lab:
             self.fabric.plug(host.network, ns, "eth0", mtu=self.topology.network(host.network).mtu, mac=host.mac)
             ns.add_address("eth0", host.address)
         for router in self.topology.lab.routers:
-            self.progress(f"lab-only router {router.name} joining {', '.join(n for n, _ in router.legs)}")
+            self.progress(f"lab-only router {router.name} joining {', '.join(n for n, _ in router.legs)}"
+                          + routers.describe(router))
             sysctls = {"net/ipv4/ip_forward": "1"}
             ns = self._ns("rtr", router.name, sysctls)
             for index, (network, address) in enumerate(router.legs):
@@ -193,6 +194,9 @@ class Lab:
                 ns.add_address(ifname, address)
                 if router.proxy_arp:
                     write_sysctls(ns.name, {f"net/ipv4/conf/{ifname}/proxy_arp": "1"})
+            rules = routers.ruleset(router)
+            if rules:
+                routers.apply_ruleset(ns.name, rules, router.name)
         for leak in self.topology.lab.leaks:
             self.progress(f"lab-only L2 leak {leak.name} bridging {', '.join(leak.networks)}")
             ns = self._ns("leak", leak.name)
@@ -369,7 +373,7 @@ class Lab:
         lab = self.topology.lab
         if lab.routers or lab.impostors or lab.leaks:
             notes.append("lab-only mis-wiring present: "
-                         + ", ".join([f"router {r.name}" for r in lab.routers]
+                         + ", ".join([f"router {r.name}{routers.describe(r)}" for r in lab.routers]
                                      + [f"L2 leak {k.name} bridging {'+'.join(k.networks)}" for k in lab.leaks]
                                      + [f"impostor {i.name} claims {i.claims}" for i in self.topology.lab.impostors]))
         return notes

@@ -50,6 +50,8 @@ def _cell(check: Mapping[str, Any]) -> dict[str, Any]:
         text = "broken ?"
     elif expected == "reachable" and status == "failed" and check["observed"] == "answered":
         text = "wrong MAC ✗"
+    elif expected == "isolated" and status == "failed" and check["observed"] == "heard":
+        text = "ARRIVED ✗"  # nothing came back, but the probes were heard on the target side: a one-way path
     else:
         text = _CELL_TEXT.get((expected, status), status)
     return {"text": text, "status": status, "expected": expected, "observed": check["observed"],
@@ -141,6 +143,9 @@ def _lean_check(record: Mapping[str, Any], keep_transcript: bool) -> dict[str, A
         "answering_macs": record.get("answering_macs") or [], "pcap": record.get("pcap"),
         "anchor": "check-" + slug(record["id"]),
         "transcript": transcript(record) if keep_transcript else None,
+        "paths": [{"hop": p["hop"], "summary": p["summary"], "sent_from": p["sent_from"]}
+                  for p in record.get("paths") or []],
+        "heard": record.get("heard") or [],
     }
 
 
@@ -148,7 +153,8 @@ def _read_checks(path: Path) -> tuple[dict[str, Any], int]:
     """checks.json streamed check by check (ijson), so the page of a 20,000-check run never holds the 50 MB
     document or all probe records in memory; returns the document with lean checks, and how many passed checks
     lost their inline transcript."""
-    doc: dict[str, Any] = {"checks": [], "wire_macs": [], "window": None}
+    doc: dict[str, Any] = {"checks": [], "wire_macs": [], "window": None, "sweep_window": None, "neighbours": {},
+                           "findings": [], "listeners": []}
     if not path.exists():
         return doc, 0
     checks: list[dict[str, Any]] = doc["checks"]
@@ -160,7 +166,8 @@ def _read_checks(path: Path) -> tuple[dict[str, Any], int]:
                     if check["status"] == "passed":
                         check["transcript"] = None
             checks.append(_lean_check(record, keep_transcript=not over or record["status"] != "passed"))
-    for key in ("wire_macs", "window"):  # written before the checks: found without reading the file again
+    for key in ("wire_macs", "window", "sweep_window", "neighbours", "findings", "listeners"):
+        # written before the checks: found without reading the file again
         with path.open("rb") as handle:
             doc[key] = next(ijson.items(handle, key, use_float=True), doc[key])
     omitted = sum(1 for c in checks if c["transcript"] is None) if len(checks) > TRANSCRIPTS_INLINE_LIMIT else 0
@@ -198,6 +205,8 @@ def build_model(run_dir: Path) -> dict[str, Any]:
         "failures": failures, "matrices": matrices(checks, vlans), "mac_rows": mac_table(inventory, checks_doc, tests),
         "checks": checks, "transcripts_omitted": omitted,
         "window": checks_doc.get("window"), "pods": pods, "notes": inventory.get("notes") or [],
+        "sweep_window": checks_doc.get("sweep_window"), "neighbours": checks_doc.get("neighbours") or {},
+        "findings": checks_doc.get("findings") or [], "listeners": checks_doc.get("listeners") or [],
         "diff": diff, "vlans": vlans,
         "skipped": [t for t in tests if t["status"] == "skipped"],
     }

@@ -21,10 +21,11 @@ def _probe_lines(probe: Mapping[str, Any], heading: str = "") -> list[str]:
     if probe.get("error"):
         lines.append(f"    !! not sent: {probe['error']}")
     for answer in probe["answers"]:
-        what = "is-at" if probe["kind"] == "arp" else "echo-reply from"
+        what = "is-at" if probe["kind"] == "arp" else f"{answer.get('kind') or 'answer'} from"
         via = f", Ethernet source {answer['eth_src']}" if answer.get("eth_src") not in (None, "", answer["mac"]) else ""
+        ttl = f", TTL {answer['ttl']}" if answer.get("ttl") else ""
         lines.append(f"    <- {answer['ip']} {what} {answer['mac']} ({answer['owner']}) in {answer['rtt_ms']:.2f} ms"
-                     f" (attempt {answer['attempt']}){via}")
+                     f" (attempt {answer['attempt']}){via}{ttl}")
     if not probe["answers"] and not probe.get("error"):
         lines.append("    <- no answer within the window")
     return lines
@@ -46,9 +47,20 @@ def transcript(record: Mapping[str, Any]) -> str:
         lines.append("no probe was sent: the check was decided before probing")
     for probe in record["probes"]:
         lines += _probe_lines(probe)
+    for path in record.get("paths") or []:
+        hop = path["hop"]
+        lines += ["", f"through next hop {hop['who']} (MAC {hop['mac']}, {hop['ip']}), sent from {path['sent_from']}:"]
+        for probe in path["probes"]:
+            lines += _probe_lines(probe)
+    if record.get("heard"):
+        lines += ["", "heard by target-side listeners (must stay silent):"] + [f"    !! {h}" for h in record["heard"]]
     if record.get("twin"):
         lines += ["", "sanity twin (same socket, same window: must be answered inside the source VLAN):"]
         lines += _probe_lines(record["twin"])
+    if record.get("l3_twins"):
+        lines += ["", "IP sanity twins (from the sender of the next-hop probes: must be answered in its VLAN):"]
+        for probe in record["l3_twins"]:
+            lines += _probe_lines(probe)
     lines += ["", f"verdict {record['status']}: {record['reason']}"]
     if record.get("pcap"):
         lines.append(f"pcap    {record['pcap']}")

@@ -20,10 +20,11 @@ class Target(Protocol):
     def inventory(self) -> Inventory:
         """Re-read what exists now."""
 
-    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
-                                                                                          WindowStats]:
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) \
+            -> tuple[list[ProbeResult], WindowStats]:
         """Send every probe from its source in one window, with ``listeners`` open from before the first send to
-        after the last answer; return all answers, and what the listeners heard in the stats."""
+        after the last answer; return all answers, and what the listeners heard in the stats. ``timeout``
+        overrides the probe timeout for this window (the discovery sweep waits less)."""
 
     def teardown(self) -> list[str]:
         """Remove everything this run created; returns problems met (never raises half-way)."""

@@ -600,8 +600,8 @@ class KubernetesTarget:
             return f"node {route[len(NODE_ROUTE_PREFIX):]}"
         return route[len(ROUTE_PREFIX):] if route.startswith(ROUTE_PREFIX) else route
 
-    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
-                                                                                          WindowStats]:
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) \
+            -> tuple[list[ProbeResult], WindowStats]:
         """Every pod's probes go to that pod's agent; all agents probe at the same time, in one window. Listeners
         are opened in their agents first (probe pods, and the nodes' host-network pods for node NICs) and read
         after every agent's window has ended, so a frame one agent sends is heard by another."""
@@ -636,7 +636,10 @@ class KubernetesTarget:
         def run(job: tuple[str, Any, list[int]]) -> tuple[list[ProbeResult], WindowStats]:
             route, agent, indices = job
             local = [replace(probes[i], source=replace(probes[i].source, netns=None)) for i in indices]
-            return agent.probe(local, engine=self.engine.as_dict(), timeout=limit)
+            settings = self.engine.as_dict()
+            if timeout:
+                settings.update(timeout=timeout, retry_timeout=timeout / 2)
+            return agent.probe(local, engine=settings, timeout=limit)
 
         stats = WindowStats(len(probes), 0, 0, 0, 0.0, errors, 0)
         if jobs:

@@ -28,16 +28,19 @@ class LabTarget:
     def inventory(self) -> Inventory:
         return self.lab.inventory()
 
-    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = ()) -> tuple[list[ProbeResult],
-                                                                                          WindowStats]:
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) \
+            -> tuple[list[ProbeResult], WindowStats]:
         """One window, with ``listeners`` open from before the first send to after the last answer; drops outside
         the engine's sockets (neighbour table, node/switch receive queues) count as kernel drops of the window, so
         the judge reports its silences broken rather than passed."""
         before = self.lab.drop_counters()
         self.engine.listen(listeners)
+        usual = self.engine.timeout
+        self.engine.timeout = timeout or usual
         try:
             results, stats = self.engine.run(probes)
         finally:
+            self.engine.timeout = usual
             stats_heard, listening = self.engine.collect()
         stats.heard, stats.listening = stats_heard, listening
         after = self.lab.drop_counters()

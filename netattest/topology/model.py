@@ -34,6 +34,9 @@ class Network:
     gateway: IPv4Address | None = None
     routed: bool = True
     mtu: int = 1500
+    #: what a host on this VLAN that the topology does not declare is: a finding the report lists ("report"),
+    #: or a failure of the VLAN's neighbour census ("fail")
+    unknown_neighbours: str = "report"
 
 
 @dataclass(frozen=True)
@@ -143,11 +146,21 @@ class Expectation:
 
 @dataclass(frozen=True)
 class RouterSpec:
-    """Lab-only: a router joining networks, to model a mis-wired network on purpose."""
+    """Lab-only: a router joining networks, to model a mis-wired network on purpose.
+
+    ``forward``: the directions it forwards, as (from network, to network); empty = every direction. ``stateful``:
+    answers to a forwarded direction come back even when the reverse direction is not forwarded (a stateful
+    firewall); off, a one-way router drops them. ``protocols``: the IP protocols it forwards (icmp, udp, tcp);
+    empty = all. ``nat``: masquerade what it forwards (the far side sees the router's address).
+    """
 
     name: str
     legs: tuple[tuple[str, IPv4Interface], ...]  # (network, address)
     proxy_arp: bool = True
+    forward: tuple[tuple[str, str], ...] = ()
+    protocols: tuple[str, ...] = ()
+    nat: bool = False
+    stateful: bool = False
 
 
 @dataclass(frozen=True)
