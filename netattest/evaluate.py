@@ -61,6 +61,7 @@ def discover(checks: Sequence[Check], inventory: Inventory, prober: Prober, topo
     """Sweep every source VLAN of an isolation check across VLANs, from the first pod there that can send L2."""
     resolver = Resolver(inventory)
     sweepers: dict[str, Endpoint | str] = {}
+    sweeper_pods: dict[str, str] = {}
     for check in checks:
         network = check.source.network
         if check.expect_answer or check.untestable or network == check.target.network:
@@ -70,9 +71,13 @@ def discover(checks: Sequence[Check], inventory: Inventory, prober: Prober, topo
         resolved, why = resolver.resolve(check.source)
         sweepers[network] = resolver.endpoint(check.source, resolved) if resolved else \
             sweepers.get(network, f"no pod on {network} could sweep it: {why}")
+        if resolved:
+            sweeper_pods[network] = check.source.name
     if not sweepers:
         return {}, None, []
     sweep = plan_sweep(topology, sweepers, limit)
+    for network, pod in sweeper_pods.items():
+        sweep.tables[network].sweeper_pod = pod
     show(f"neighbour discovery: ARP sweep of {len(sweep.probes)} address(es) on {', '.join(sweepers)}")
     results, stats = prober.probe(sweep.probes, sweep.listeners, timeout)
     tables = census(sweep, results, stats, actors, topology)
@@ -180,8 +185,10 @@ def _evidence(probes: ProbeSet, stats: WindowStats, actors: Actors, proven: dict
     for report in listeners:
         if not report.proven:
             unproven[report.network].append(f"{report.label}: {report.why}")
-    # (check, hop, listener, what was heard) -> protocols: one sentence per path and listener, not per frame
-    grouped: dict[str, dict[tuple[str, ...], list[str]]] = defaultdict(dict)
+    # (check, hop, listener, what was heard) -> protocols: one sentence per path and listener, not per frame. A
+    # probe aimed at one VLAN but heard on another proves the source reaches that other one: it is evidence for
+    # the (source, where heard) pair, kept apart from the check it was sent for
+    grouped: dict[str | tuple[str, str], dict[tuple[str, ...], list[str]]] = defaultdict(dict)
     for heard in stats.heard:
         network = network_of.get(heard.listener)
         if network is None:
@@ -193,17 +200,18 @@ def _evidence(probes: ProbeSet, stats: WindowStats, actors: Actors, proven: dict
                 continue  # another run's probe, or a frame of no window of ours
             probe = probes.probes[index]
             for check_id in checks_of.get(probe.id, []):
-                source_network = _source_network(probes, check_id)
+                source_network, target_network = probes.check_networks[check_id]
                 if source_network == network:
                     continue
                 hop = hop_of.get(probe.id)
+                owner = check_id if target_network == network else (source_network, network)
                 via = f"through next hop {hop.who} (MAC {hop.mac}, {hop.ip})" if hop else "at L2 (no router)"
                 nat = "" if heard.ip_src == probe.source.ip else \
                     f"; its source was rewritten to {heard.ip_src} on the way (NAT)"
                 sent_by = actors.owners(heard.eth_src) if heard.eth_src in actors.by_mac else "unknown host"
                 key = (f"frames from {source_network} reach {network} {via}: ", f" from {probe.source.describe()} "
                        f"to {probe.target_ip} heard by {listener} (Ethernet source {heard.eth_src}, {sent_by}){nat}")
-                grouped[check_id].setdefault(key, []).append(_describe(probe))
+                grouped[owner].setdefault(key, []).append(_describe(probe))
         elif heard.what == "watched-arp" and heard.eth_src not in our_macs:
             for check_id, hop in probes.watch.get(network, {}).get(heard.ip_dst, []):
                 evidence[check_id].leaks.append(
@@ -211,10 +219,17 @@ def _evidence(probes: ProbeSet, stats: WindowStats, actors: Actors, proven: dict
                     f"(MAC {hop.mac}, {hop.ip}): {actors.who(heard.ip_src, heard.eth_src)} (MAC {heard.eth_src}, "
                     f"{heard.ip_src}) asked who-has {heard.ip_dst} on {network} right after probes aimed at that "
                     f"unused address through that hop (heard by {listener})")
-    for check_id, sentences in grouped.items():
+    pair_leaks: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for owner, sentences in grouped.items():
         for (head, tail), kinds in sentences.items():
-            what = ", ".join(dict.fromkeys(kinds))
-            evidence[check_id].leaks.append(f"{head}{what}{tail}")
+            sentence = f"{head}{', '.join(dict.fromkeys(kinds))}{tail}"
+            if isinstance(owner, tuple):
+                pair_leaks[owner].append(sentence + " (a probe aimed elsewhere)")
+            else:
+                evidence[owner].leaks.append(sentence)
+    for check_id, pair in probes.check_networks.items():
+        if pair in pair_leaks and not evidence[check_id].leaks:
+            evidence[check_id].leaks += pair_leaks[pair][:3]
     for check_id in probes.resolved:
         target_network = _target_network(probes, check_id)
         found = evidence[check_id]

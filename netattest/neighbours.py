@@ -54,6 +54,7 @@ class NeighbourTable:
     network: str
     subnet: str
     swept_from: str = ""  # label of the sweeping pod interface ("" when no pod could sweep)
+    sweeper_pod: str = ""  # its pod (namespace/name), for the evidence
     addresses_swept: int = 0
     bounded: bool = False  # the subnet is larger than the sweep: addresses beyond it were not asked
     neighbours: list[Neighbour] = field(default_factory=list)
@@ -112,7 +113,8 @@ def plan_sweep(topology: Topology, sweepers: dict[str, Endpoint | str], limit: i
             continue
         addresses, bounded = sweep_addresses(topology, network, limit)
         addresses = [a for a in addresses if a != endpoint.ip]
-        sweep.tables[network] = NeighbourTable(network, subnet, endpoint.describe(), len(addresses), bounded)
+        sweep.tables[network] = NeighbourTable(network, subnet, swept_from=endpoint.describe(),
+                                               addresses_swept=len(addresses), bounded=bounded)
         sweep.probes += [Probe(f"sweep:{network}:{a}", "arp", endpoint, a, None, expect_answer=False)
                          for a in addresses]
         sweep.listeners.append(Listener(f"passive:{network}", endpoint.netns, endpoint.ifname, "passive",

@@ -40,11 +40,15 @@ def test_isolation(isolation_check: Check, matrix: MatrixRun, evidence: Evidence
         settle(outcome.status, outcome.reason)
 
 
-@allure.feature("isolation")
-def test_neighbours(swept_network: str, matrix: MatrixRun) -> None:
+@allure.feature("neighbour census")
+def test_neighbours(swept_network: str, matrix: MatrixRun, evidence: EvidenceKit) -> None:
     """The census of a source VLAN: trustworthy (the sweep heard someone, no frame lost) and complete as declared
     (``unknownNeighbours: fail`` on the network turns a host the topology does not declare into a failure)."""
+    evidence.describe_census(swept_network)
     table = matrix.neighbours.get(swept_network)
+    with allure.step(f"setup: the sweeping pod on {swept_network}"):
+        if table is not None and table.sweeper_pod:
+            evidence.attach_pod(table.sweeper_pod)
     if table is None:
         settle("broken", f"network {swept_network} was not swept: no isolation check there was probed")
         return
@@ -53,7 +57,8 @@ def test_neighbours(swept_network: str, matrix: MatrixRun) -> None:
                      f"{len(table.neighbours)} neighbour(s)"):
         allure.attach(listing.replace("; ", "\n"), name="neighbours", attachment_type=allure.attachment_type.TEXT)
     if table.problem:
-        settle("broken", f"neighbour discovery on {swept_network} cannot be trusted: {table.problem}")
+        with allure.step(f"verdict: broken: neighbour discovery on {swept_network} cannot be trusted"):
+            settle("broken", f"neighbour discovery on {swept_network} cannot be trusted: {table.problem}")
         return
     unknown = table.unknown()
     hops = [n for n in table.neighbours if n.can_forward]
@@ -64,8 +69,10 @@ def test_neighbours(swept_network: str, matrix: MatrixRun) -> None:
         found = "; ".join(f"{n.ip} ({n.mac}): {n.who}" for n in unknown)
         reason += f"; NOT IN THE TOPOLOGY: {found}"
         if matrix.strict_neighbours.get(swept_network):
-            settle("failed", f"{len(unknown)} host(s) on {swept_network} the topology does not declare: {found}. "
-                             "Fix: declare them under externalHosts, or remove them from the VLAN")
+            why = (f"{len(unknown)} host(s) on {swept_network} the topology does not declare: {found}. Fix: declare "
+                   "them under externalHosts, or remove them from the VLAN")
+            with allure.step(f"verdict: failed: {why}"):
+                settle("failed", why)
             return
     with allure.step(f"verdict: passed: {reason}"):
         settle("passed", reason)

@@ -22,7 +22,7 @@ from netattest.topology import load_topology
 from tests.fake_apiserver import FakeApiServer
 
 #: the one kind of problem a cluster run of a topology with external hosts always has (they cannot send there)
-CLUSTER_CANNOT_SEND = "sends probes from its probe pods only"
+CLUSTER_CANNOT_SEND = "sends probes from its probe pods and node pods only"
 
 
 def cluster_over_lab(lab: Lab, inventory: Inventory, **server_options: Any) -> FakeApiServer:

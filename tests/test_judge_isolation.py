@@ -210,3 +210,19 @@ def test_a_neighbour_slower_than_the_sweep_is_found_when_asked_again_and_makes_t
     assert "answered ARP only after the sweep's 0.50 s wait" in table.problem
     outcome = run.outcomes[CHECK]
     assert outcome.status == "broken" and "neighbour discovery on restricted cannot be trusted" in outcome.reason
+
+
+def test_a_probe_heard_on_a_third_vlan_breaks_that_pair_not_the_one_it_was_aimed_at() -> None:
+    from tests.helpers.scripted import ScriptedProber, small_inventory
+    from netattest.evaluate import run_matrix
+    from netattest.matrix import plan
+
+    def lands_in_dmz(probe: Probe, listener: Listener) -> bool:  # a leak from restricted into dmz, not openshift
+        return bool(probe.mark) and probe.target_ip in OPENSHIFT and listener.id.startswith("dmz:")
+    inventory, topology = small_inventory(WATCHED_DMZ)
+    inventory.nodes[0].nics["ens256"] = iface("ens256", "02:00:00:00:02:56", "", "veth")
+    run = run_matrix(plan(topology), inventory, ScriptedProber(healthy, leak=lands_in_dmz), topology)
+    assert run.outcomes[CHECK].status == "passed"
+    into_dmz = run.outcomes["restricted->dmz:pod-a@node1->dmz/unused"]
+    assert into_dmz.status == "failed" and "frames from restricted reach dmz" in into_dmz.reason
+    assert "(a probe aimed elsewhere)" in into_dmz.reason

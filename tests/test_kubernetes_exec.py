@@ -135,5 +135,5 @@ def test_a_failing_agent_breaks_only_its_own_probes() -> None:
     results, stats = target.probe(probes)
     assert [r.probe for r in results] == probes
     assert "did not answer within 31 s" in results[0].error and results[1].error == ""
-    assert "sends probes from its probe pods only; host ext is not one" in results[2].error
+    assert "sends probes from its probe pods and node pods only; host ext is not one" in results[2].error
     assert not stats.trustworthy and stats.frames_sent == 1

@@ -205,6 +205,14 @@ def test_drops_outside_the_probe_sockets_make_the_window_untrustworthy() -> None
             return {"neighbour table full": 3, "input backlog full (host-wide)": 10 + self.grow * (self.reads - 1)}
 
     class Engine:
+        timeout = 1.0
+
+        def listen(self, listeners):  # noqa: ANN001, ANN202
+            pass
+
+        def collect(self):  # noqa: ANN202
+            return [], {}
+
         def run(self, probes):  # noqa: ANN001, ANN202
             return [], WindowStats(probes=0, frames_sent=0, frames_received=0, kernel_drops=0, duration_s=0.1)
 

@@ -75,7 +75,10 @@ def test_allure_report_with_history_and_trends(allure_ready: None, tmp_path: Pat
     leak = next(c for c in cases if c["name"] == "test_isolation[restricted->openshift:pod-a@node1->node1/ens192]")
     assert leak["status"] == "failed"
     steps = leak["testStage"]["steps"]
-    assert [s["name"].split(":")[0] for s in steps] == ["setup", "probe", "verdict"]
+    names = [s["name"].split(":")[0] for s in steps]
+    assert names[0] == "setup" and names[1] == "L2" and names[-1] == "verdict"
+    assert any(n.startswith("L3 through next hop router rogue") for n in names)
+    assert any(n.startswith("target side (openshift)") for n in names)
     types = {a["type"] for s in steps for a in s["attachments"]}
     assert "application/vnd.tcpdump.pcap" in types and "application/yaml" in types
 

@@ -359,13 +359,25 @@ def answer_key(sport: int, ip_id: int) -> int:
     return (sport & 0x7FFF) << 16 | ip_id
 
 
+_SUMMARY_TAILS: dict[tuple[object, ...], str] = {}
+
+
 def summary(p: Probe) -> str:
     """One line a network engineer reads in the transcript: what was sent, from where, to which MAC."""
     src = p.source
-    mark = f", mark {p.mark:016x}" if p.mark else ""
+    key = (src, p.kind, p.target_mac, bool(p.mark))
+    tail = _SUMMARY_TAILS.get(key)
+    if tail is None:  # the part shared by every probe of one endpoint, kind and next hop: built once
+        if p.kind == "arp":
+            how = "broadcast" if p.target_mac is None else f"unicast to {p.target_mac}"
+            tail = f" tell {src.ip} ({how}, src {src.mac}, from {src.describe()}"
+        else:
+            tail = f" (src {src.mac} dst {p.target_mac}, from {src.describe()}"
+        if len(_SUMMARY_TAILS) > 100_000:
+            _SUMMARY_TAILS.clear()
+        _SUMMARY_TAILS[key] = tail
+    mark = f", mark {p.mark:016x})" if p.mark else ")"
     if p.kind == "arp":
-        how = "broadcast" if p.target_mac is None else f"unicast to {p.target_mac}"
-        return f"ARP who-has {p.target_ip} tell {src.ip} ({how}, src {src.mac}, from {src.describe()}{mark})"
+        return f"ARP who-has {p.target_ip}{tail}{mark}"
     what = {"icmp": "ICMP echo-request", "udp": f"UDP to port {UDP_PORT}", "tcp": f"TCP SYN to port {TCP_PORT}"}
-    return (f"{what.get(p.kind, p.kind)} {src.ip} > {p.target_ip} (src {src.mac} dst {p.target_mac}, "
-            f"from {src.describe()}{mark})")
+    return f"{what.get(p.kind, p.kind)} {src.ip} > {p.target_ip}{tail}{mark}"

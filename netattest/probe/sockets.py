@@ -26,10 +26,11 @@ SocketKey = tuple[str | None, str]  # (netns, ifname)
 class PacketSocket:
     """One bound, non-blocking packet socket and the per-window state the matcher keeps on it."""
 
-    __slots__ = ("arp_table", "broken", "failed_sends", "fd", "identity", "key", "sock")
+    __slots__ = ("arp_table", "broken", "failed_sends", "fd", "filtered", "identity", "key", "sock")
 
-    def __init__(self, key: SocketKey, sock: socket.socket, identity: tuple[int, int]) -> None:
+    def __init__(self, key: SocketKey, sock: socket.socket, identity: tuple[int, int], filtered: bool = False) -> None:
         self.key = key
+        self.filtered = filtered  # the probe filter is attached: outgoing and other-host frames never arrive
         self.sock = sock
         self.fd = sock.fileno()
         self.identity = identity
@@ -89,9 +90,11 @@ def open_packet_socket(key: SocketKey, rcvbuf: int, *, bpf: bytes | None = BPF_C
         if ignore_outgoing:
             with contextlib.suppress(OSError):
                 sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        filtered = False
         if bpf is not None:
             with contextlib.suppress(OSError):
                 attach_bpf(sock, bpf)
+                filtered = bpf == BPF_CODE
         sock.setblocking(False)
         try:
             sock.bind((ifname, ETH_P_ALL))  # resolved in the socket's own namespace
@@ -99,7 +102,7 @@ def open_packet_socket(key: SocketKey, rcvbuf: int, *, bpf: bytes | None = BPF_C
             if exc.errno == errno.ENODEV:
                 raise OSError(exc.errno, f"no interface {ifname!r} in netns {netns or '(current)'}") from None
             raise
-        return PacketSocket(key, sock, identity)
+        return PacketSocket(key, sock, identity, filtered)
     except FileNotFoundError:
         if sock is not None:
             sock.close()

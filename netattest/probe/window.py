@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from netattest.probe.engine import ProbeEngine
 
 DRAIN_EVERY = 64  # sends between two non-blocking drains, so a burst of answers never outgrows the buffer
+MIN_SETTLE = 0.005  # s: the shortest wait for late duplicate answers
 MAX_KEPT_FRAMES = 32  # per probe: a storm of answers must not eat the memory of a pcap-keeping run
 
 
@@ -37,7 +38,7 @@ class Window:
     __slots__ = ("answers", "attempts", "by_fd", "counters", "engine", "epoch0", "errors", "first_frames",
                  "first_sent", "frames", "icmp_key_of", "icmp_keys", "kept", "l4_keys", "last_sent", "listeners", "n",
                  "outstanding", "perr", "poller", "probes", "rounds", "sock_list", "sock_of", "src_ip_of", "t_start",
-                 "tip_of")
+                 "tip_of", "silent", "last_rtt")
 
     def __init__(self, engine: ProbeEngine, probes: Sequence[Probe]) -> None:
         self.engine = engine
@@ -57,6 +58,8 @@ class Window:
         self.icmp_key_of: list[int] = [0] * n
         self.src_ip_of: list[bytes] = [b""] * n
         self.tip_of: list[bytes] = [b""] * n
+        self.silent: list[bool] = [not p.expect_answer for p in probes]
+        self.last_rtt = 0.0  # s: round trip of the latest answer, a measure of the network's latency right now
         self.answers: list[list[Answer] | None] = [None] * n
         self.first_sent = [0.0] * n
         self.last_sent = [0.0] * n
@@ -97,32 +100,50 @@ class Window:
     def build_frames(self) -> None:
         """Patch every probe's frame from its endpoint's template and register how its answer is recognised."""
         engine = self.engine
+        templates: dict[int, fr.Template] = {}  # by endpoint object: one lookup per endpoint, not per probe
+        frames, src_ip_of, tip_of, sock_of = self.frames, self.src_ip_of, self.tip_of, self.sock_of
+        inet_aton = socket.inet_aton
         for i, p in enumerate(self.probes):
-            ps = self.sock_of[i]
+            ps = sock_of[i]
             if ps is None:
                 continue
-            tmpl = engine.template(p.source)
-            tip = fr.ip_bytes(p.target_ip)
-            sip = tmpl.arp[28:32]
+            source = p.source
+            tmpl = templates.get(id(source))
+            if tmpl is None:
+                tmpl = templates[id(source)] = engine.template(source)
+            try:
+                tip = inet_aton(p.target_ip) if p.target_ip.count(".") == 3 else fr.ip_bytes(p.target_ip)
+            except OSError:
+                tip = fr.ip_bytes(p.target_ip)  # raises the ProbeError that names the address
+            arp = tmpl.arp
             if p.kind == "arp":
-                frame = fr.arp_frame(tmpl, tip, None if p.target_mac is None else fr.mac_bytes(p.target_mac),
-                                     p.mark)
-                ps.arp_table.setdefault(tip + tmpl.arp[6:12] + sip, []).append(i)
+                if p.target_mac is None and not p.mark:
+                    frame = arp[:38] + tip
+                else:
+                    frame = fr.arp_frame(tmpl, tip, None if p.target_mac is None else fr.mac_bytes(p.target_mac),
+                                         p.mark)
+                key = tip + arp[6:12] + arp[28:32]
+                table = ps.arp_table
+                idxs = table.get(key)
+                if idxs is None:
+                    table[key] = [i]
+                else:
+                    idxs.append(i)
             elif p.kind in fr.PROTO:
                 if p.target_mac is None:
                     raise ProbeError(f"probe {p.id!r}: {p.kind} needs target_mac (the engine never resolves it)")
-                key = engine.next_key()
+                key_ = engine.next_key()
                 if p.kind == "icmp":
-                    self.icmp_keys[key] = i
+                    self.icmp_keys[key_] = i
                 else:
-                    self.l4_keys[key] = i
-                self.icmp_key_of[i] = key
-                frame = fr.ip_probe_frame(tmpl, p.kind, fr.mac_bytes(p.target_mac), tip, key, 1, p.mark)
+                    self.l4_keys[key_] = i
+                self.icmp_key_of[i] = key_
+                frame = fr.ip_probe_frame(tmpl, p.kind, fr.mac_bytes(p.target_mac), tip, key_, 1, p.mark)
             else:
                 raise ProbeError(f"probe {p.id!r}: unknown kind {p.kind!r}")
-            self.frames[i] = frame
-            self.src_ip_of[i] = sip
-            self.tip_of[i] = tip
+            frames[i] = frame
+            src_ip_of[i] = arp[28:32]
+            tip_of[i] = tip
 
     # -- phase 3 ---------------------------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -149,45 +170,50 @@ class Window:
 
     def send_round(self, pending: list[int]) -> float:
         """Send every pending probe, draining now and then so answers never pile up beyond the buffer; returns
-        the time of the last silent send (0.0 if none)."""
-        probes, sock_of, frames, attempts = self.probes, self.sock_of, self.frames, self.attempts
-        perr, first_sent = self.perr, self.first_sent
+        the time of the last silent send (0.0 if none). The hot loop of a window: everything it touches is local."""
+        sock_of, frames, attempts, silent = self.sock_of, self.frames, self.attempts, self.silent
+        perr, first_sent, first_frames, last_sent = self.perr, self.first_sent, self.first_frames, self.last_sent
+        kept, epoch0, perf = self.kept, self.epoch0, time.perf_counter
         last_silent_send = 0.0
-        since_drain = 0
+        since_drain = sent = 0
         for i in pending:
             s = sock_of[i]
-            assert s is not None  # pending holds only probes with a socket
-            if s.broken:
-                perr[i] = perr[i] or s.broken
+            if s.broken:  # type: ignore[union-attr]  # pending holds only probes with a socket
+                perr[i] = perr[i] or s.broken  # type: ignore[union-attr]
                 continue
-            now = time.perf_counter()
-            attempts[i] += 1
-            if attempts[i] == 1:
+            frame = frames[i]
+            now = perf()
+            n = attempts[i] = attempts[i] + 1
+            if n == 1:
                 first_sent[i] = now
-                self.first_frames[i] = frames[i]
+                first_frames[i] = frame
             try:
-                s.sock.send(frames[i])
-                self._count_sent(i, now)
+                s.sock.send(frame)  # type: ignore[union-attr]
+                sent += 1
+                last_sent[i] = now
+                if kept is not None:
+                    _keep(kept, i, epoch0 + now, True, frame)
             except BlockingIOError:
-                if self._send_retry(s, frames[i]):
-                    self._count_sent(i, time.perf_counter())
+                if self._send_retry(s, frame):  # type: ignore[arg-type]
+                    self._count_sent(i, perf())
                 else:
-                    perr[i] = perr[i] or f"{s.name()}: send: buffer full"
-                    s.failed_sends += 1
+                    perr[i] = perr[i] or f"{s.name()}: send: buffer full"  # type: ignore[union-attr]
+                    s.failed_sends += 1  # type: ignore[union-attr]
             except OSError as exc:
-                if exc.errno == errno.ENOBUFS and self._send_retry(s, frames[i]):
-                    self._count_sent(i, time.perf_counter())
+                if exc.errno == errno.ENOBUFS and self._send_retry(s, frame):  # type: ignore[arg-type]
+                    self._count_sent(i, perf())
                 else:
-                    msg = f"{s.name()}: send: {exc.strerror or exc}"
+                    msg = f"{s.name()}: send: {exc.strerror or exc}"  # type: ignore[union-attr]
                     perr[i] = perr[i] or msg
-                    s.broken = msg
+                    s.broken = msg  # type: ignore[union-attr]
                     self.errors.append(msg)
-            if not probes[i].expect_answer:
-                last_silent_send = self.last_sent[i]
+            if silent[i]:
+                last_silent_send = last_sent[i]
             since_drain += 1
             if since_drain >= DRAIN_EVERY:
                 since_drain = 0
                 self.service_ready(0)
+        self.counters["sent"] += sent
         return last_silent_send
 
     def _count_sent(self, i: int, when: float) -> None:
@@ -225,7 +251,7 @@ class Window:
             if self.outstanding:
                 deadline = full_end
             else:
-                settle_end = settle_end or now + self.engine.settle
+                settle_end = settle_end or now + self.settle()
                 deadline = min(full_end, max(silent_end, settle_end))
             remaining = deadline - now
             if remaining <= 0:
@@ -233,6 +259,13 @@ class Window:
             heard = self.service_ready(max(1, int(remaining * 1000 + 0.999)) if remaining > 0.0005 else 0)
             if not heard and remaining <= 0.0005:
                 break
+
+    def settle(self) -> float:
+        """How long to wait for late duplicates once every expected answer is in: a second holder of an address
+        answers the same who-has about as fast as the first, so three times the round trip of the answer that
+        completed the set (at least 5 ms), never more than the engine's ``settle``. (The slowest answer of a burst
+        mostly measures how long the engine was busy sending before it read it, not the network.)"""
+        return min(self.engine.settle, max(MIN_SETTLE, 3 * self.last_rtt))
 
     def still_unanswered(self, pending: list[int]) -> list[int]:
         """Next round: probes that expect an answer and got none (never the silent ones)."""
@@ -252,20 +285,15 @@ class Window:
             if s.failed_sends:
                 self.errors.append(f"{s.name()}: {s.failed_sends} frame(s) could not be sent (transmit buffer full)")
             s.arp_table = {}
-        records = self.engine.records
-        results = []
-        for i, p in enumerate(self.probes):
-            frame = self.first_frames[i] or self.frames[i]
-            results.append(ProbeResult(
-                probe=p,
-                sent_at=self.epoch0 + self.first_sent[i] if self.attempts[i] else 0.0,
-                attempts=self.attempts[i],
-                answers=self.answers[i] or [],
-                sent_summary=fr.summary(p) if records else "",
-                sent_hex=frame.hex() if records else "",
-                error=self.perr[i],
-                frames=sorted(CapturedFrame(*f) for f in self.kept[i]) if self.kept is not None else [],
-            ))
+        records, summary, kept, epoch0 = self.engine.records, fr.summary, self.kept, self.epoch0
+        attempts, first_sent, first_frames, frames, answers, perr = (self.attempts, self.first_sent,
+                                                                     self.first_frames, self.frames, self.answers,
+                                                                     self.perr)
+        results = [ProbeResult(p, epoch0 + first_sent[i] if attempts[i] else 0.0, attempts[i], answers[i] or [],
+                               summary(p) if records else "",
+                               (first_frames[i] or frames[i]).hex() if records else "", perr[i],
+                               sorted(CapturedFrame(*f) for f in kept[i]) if kept is not None else [])
+                   for i, p in enumerate(self.probes)]
         stats = WindowStats(probes=self.n, frames_sent=self.counters["sent"], frames_received=self.counters["recv"],
                             kernel_drops=drops, duration_s=time.perf_counter() - self.t_start,
                             socket_errors=_dedupe(self.errors), rounds=self.rounds)
@@ -289,36 +317,50 @@ class Window:
         return bool(events)
 
     def drain(self, s: PacketSocket) -> None:
-        """Read every queued frame of one socket and match it (struct/slicing only, no scapy)."""
+        """Read every queued frame of one socket and match it (struct/slicing only, no scapy). With the socket
+        filter attached the kernel already dropped what this host sent and frames for other MACs, so the frame's
+        packet type is not asked for (recv, not recvfrom: no address tuple per frame)."""
+        recv = s.sock.recv if s.filtered else None
         recvfrom = s.sock.recvfrom
         arp_table = s.arp_table
+        attempts, record, perf = self.attempts, self.record, time.perf_counter
+        answers, last_sent, kept, discard = self.answers, self.last_sent, self.kept, self.outstanding.discard
+        arp_reply, eth_arp, eth_ip = fr.ARP_REPLY_HDR, fr.ETH_ARP, fr.ETH_IP
         got = 0
         while True:
             try:
-                data, addr = recvfrom(2048)
+                if recv is not None:
+                    data = recv(2048)
+                else:
+                    data, addr = recvfrom(2048)
+                    if addr[2] == fr.PACKET_OUTGOING or addr[2] == fr.PACKET_OTHERHOST:
+                        got += 1
+                        continue
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:  # e.g. ENETDOWN: the interface went down during the window
                 self.errors.append(f"{s.name()}: receive: {exc.strerror or exc}")
                 break
             got += 1
-            pkttype = addr[2]
-            if pkttype == fr.PACKET_OUTGOING or pkttype == fr.PACKET_OTHERHOST:
-                continue
-            now = time.perf_counter()
+            now = perf()
             etype = data[12:14]
-            if etype == fr.ETH_ARP:
-                if len(data) < 42 or data[14:22] != fr.ARP_REPLY_HDR:
+            if etype == eth_arp:
+                if data[14:22] != arp_reply or len(data) < 42:
                     continue
                 idxs = arp_table.get(data[28:42])  # sender IP, target MAC, target IP of the reply
                 if not idxs:
                     continue
                 ip = socket.inet_ntoa(data[28:32])
-                sha = fr.mac_str(data[22:28])
-                esrc = fr.mac_str(data[6:12])
+                sha = data[22:28].hex(":")
+                esrc = sha if data[6:12] == data[22:28] else data[6:12].hex(":")
                 for i in idxs:
-                    self.record(i, ip, sha, esrc, now, self.attempts[i], data)
-            elif etype == fr.ETH_IP:
+                    if answers[i] is None and attempts[i] and kept is None:  # the common case, inlined
+                        rtt = self.last_rtt = now - last_sent[i]
+                        answers[i] = [Answer(ip, sha, rtt * 1000.0, attempts[i], esrc, "arp-reply", 0)]
+                        discard(i)
+                    else:
+                        record(i, ip, sha, esrc, now, attempts[i], data)
+            elif etype == eth_ip:
                 if len(data) < 34:
                     continue
                 self._match_ip(s, data, now)
@@ -413,8 +455,8 @@ class Window:
             for a in lst:
                 if a.mac == mac and a.ip == ip and a.eth_src == eth_src and a.kind == kind:
                     return
-        lst.append(Answer(ip=ip, mac=mac, rtt_ms=(now - self.last_sent[i]) * 1000.0, attempt=attempt,
-                          eth_src=eth_src, kind=kind, ttl=ttl))
+        rtt = self.last_rtt = now - self.last_sent[i]
+        lst.append(Answer(ip=ip, mac=mac, rtt_ms=rtt * 1000.0, attempt=attempt, eth_src=eth_src, kind=kind, ttl=ttl))
         self.outstanding.discard(i)
 
 

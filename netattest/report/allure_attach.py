@@ -163,6 +163,15 @@ class EvidenceKit:
         allure.dynamic.description(f"{source.label} ({source.iface} on {source.network}) {verb} {target.label} "
                                    f"on {target.network}: {check.known_behaviour or check.why}")
 
+    def describe_census(self, network: str) -> None:
+        """Labels of a VLAN's neighbour census: it belongs to the VLAN's epic, as its isolation checks do."""
+        self._epic(network)
+        allure.dynamic.story(self._vlan(network))
+        allure.dynamic.parameter("swept_network", network)
+        allure.dynamic.description(f"who is on {self._vlan(network)}: every neighbour the ARP sweep and the passive "
+                                   "listener found, named from the inventory or unknown; each that could forward "
+                                   "was probed as a next hop by the isolation checks")
+
     def describe_pod(self, pod_key: str, param: str | None = None, param_value: str | None = None,
                      subject: Subject | None = None) -> None:
         """Labels and parameters of a per-pod test (attachment, MAC behaviour)."""
