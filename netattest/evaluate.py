@@ -205,6 +205,8 @@ def _evidence(probes: ProbeSet, stats: WindowStats, actors: Actors, proven: dict
                     continue
                 hop = hop_of.get(probe.id)
                 owner = check_id if target_network == network else (source_network, network)
+                if heard.ip_src != probe.source.ip and isinstance(owner, str):
+                    evidence[owner].rewritten.add(heard.ip_src)
                 via = f"through next hop {hop.who} (MAC {hop.mac}, {hop.ip})" if hop else "at L2 (no router)"
                 nat = "" if heard.ip_src == probe.source.ip else \
                     f"; its source was rewritten to {heard.ip_src} on the way (NAT)"

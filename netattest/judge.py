@@ -113,6 +113,7 @@ class Evidence:
     """What the listeners heard that concerns one isolation check, and how the target VLAN was watched."""
 
     leaks: list[str] = field(default_factory=list)  # marked frames / ARP requests heard where they must not be
+    rewritten: set[str] = field(default_factory=set)  # source addresses the heard probes arrived with (NAT)
     watched_by: list[str] = field(default_factory=list)  # proven listeners on the target VLAN
     unwatched: str = ""  # why the target VLAN is not (fully) watched
 
@@ -130,6 +131,8 @@ def judge_isolated_paths(check: Check, arp: ProbeResult | None, twin: ProbeResul
     if leaks:
         also = f"; the probes were also heard on {check.target.network} ({len(evidence.leaks)} sighting(s))" \
             if evidence.leaks else ""
+        if evidence.rewritten:
+            also += f", their source rewritten to {', '.join(sorted(evidence.rewritten))} on the way (NAT)"
         return "failed", "isolation broken at L3: " + "; ".join(leaks) + also
     if evidence.leaks:
         return "failed", "isolation broken one way: " + "; ".join(evidence.leaks)

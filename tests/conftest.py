@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.register_assert_rewrite("tests.helpers")  # helpers' asserts explain themselves like the tests' own
+
 from netattest.inventory import Inventory
 from netattest.lab.lab import Lab
 from netattest.topology import load_topology

@@ -6,14 +6,12 @@ the run summary. A harness that passed here would pass for the wrong reason ever
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import MACVLAN_ONLY, REPO, SEED, with_lab_section
+from tests.conftest import MACVLAN_ONLY, REPO, SEED
+from tests.helpers.cli import problems, run_cli
 
 pytestmark = pytest.mark.lab
 
@@ -24,24 +22,6 @@ routers:
       - {network: openshift, address: 192.168.111.254/24}
       - {network: restricted, address: 192.168.112.254/24}
 """
-
-
-def run_cli(tmp_path: Path, base: Path, lab_yaml: str | None, *extra: str) -> tuple[int, dict, str]:
-    topology = tmp_path / "topology.yaml"
-    text = base.read_text()
-    topology.write_text(with_lab_section(text, lab_yaml) if lab_yaml else text)
-    reports = tmp_path / "reports"
-    proc = subprocess.run([sys.executable, "-m", "netattest.cli", "run", "--topology", str(topology),
-                           "--reports-dir", str(reports), "--kernel", "host", *extra],
-                          cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO)})
-    summaries = list(reports.glob("*/summary.json"))
-    assert len(summaries) == 1, proc.stdout + proc.stderr
-    return proc.returncode, json.loads(summaries[0].read_text()), proc.stdout
-
-
-def problems(summary: dict, status: str, test: str) -> list[str]:
-    return [p["reason"] for p in summary["problems"] if p["status"] == status and f"::{test}[" in p["test"]]
 
 
 def test_clean_lab_passes_and_prints_a_summary(tmp_path: Path) -> None:

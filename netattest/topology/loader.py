@@ -797,10 +797,11 @@ class _Builder:
             if vlan is not None:
                 vlans[vlan] = path
             subnet = self.subnet(path + ("subnet",), raw["subnet"])
-            network = Network(name, subnet, vlan, None, raw.get("routed", True), _int(raw.get("mtu")) or 1500)
+            network = Network(name, subnet, vlan, None, raw.get("routed", True), _int(raw.get("mtu")) or 1500,
+                              raw.get("unknownNeighbours", "report"))
             if "gateway" in raw:
                 gateway = self.address(path + ("gateway",), raw["gateway"], network)
-                network = Network(name, subnet, vlan, gateway, network.routed, network.mtu)
+                network = Network(name, subnet, vlan, gateway, network.routed, network.mtu, network.unknown_neighbours)
             self.networks[name] = network
         return tuple(self.networks.values())
 
@@ -1244,7 +1245,25 @@ class _Builder:
             address = self.interface(leg_path + ("address",), leg["address"], network)
             self.claim_ip(address.ip, f"router {name} leg in {network.name}", leg_path + ("address",))
             legs.append((network.name, address))
-        return RouterSpec(name, tuple(legs), raw.get("proxyArp", True))
+        forward = tuple(self.direction(path + ("forward", k), text, name, [n for n, _ in legs])
+                        for k, text in enumerate(raw.get("forward", [])))
+        protocols = tuple(dict.fromkeys(raw.get("protocols", [])))
+        return RouterSpec(name, tuple(legs), raw.get("proxyArp", True), forward, protocols, raw.get("nat", False),
+                          raw.get("stateful", False))
+
+    def direction(self, path: Path, text: str, router: str, legs: list[str]) -> tuple[str, str]:
+        """A router's forwarding direction, written "from-network -> to-network" between two of its legs."""
+        parts = [p.strip() for p in text.split("->")]
+        if len(parts) != 2 or not all(parts):
+            self.fail(path, f"router {router}: direction {_q(text)} is not 'from -> to'",
+                      f"write it as '{legs[0]} -> {legs[-1]}'")
+        for part in parts:
+            if part not in legs:
+                self.fail(path, f"router {router}: {_q(part)} is not one of its legs ({', '.join(legs)})",
+                          "name two networks the router has a leg in")
+        if parts[0] == parts[1]:
+            self.fail(path, f"router {router}: direction {_q(text)} goes nowhere", "name two different legs")
+        return parts[0], parts[1]
 
     def impostor(self, path: Path, raw: dict[str, Any]) -> ImpostorSpec:
         name = self.k8s_name(path + ("name",), raw["name"], "impostor name")

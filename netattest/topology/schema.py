@@ -53,6 +53,9 @@ NETWORK = _obj(
         "gateway": _str("gateway IPv4 address inside the subnet", "192.168.112.1"),
         "routed": {"type": "boolean", "description": "whether the network is routed to others"},
         "mtu": _MTU,
+        "unknownNeighbours": {"type": "string", "enum": ["report", "fail"], "x-what": "unknown-neighbour policy",
+                              "description": "a host on this VLAN the topology does not declare: a finding the "
+                                             "report lists (report, the default) or a failed census (fail)"},
     },
     ("name", "subnet"),
 )
@@ -164,6 +167,13 @@ ROUTER = _obj(
             1,
         ),
         "proxyArp": {"type": "boolean", "description": "answer ARP for other legs' subnets"},
+        "forward": _list(_str("direction 'from-network -> to-network'", "restricted -> dmz"),
+                         "directions it forwards (default: every direction)"),
+        "stateful": {"type": "boolean", "description": "answers to a forwarded direction come back (a stateful "
+                                                       "firewall)"},
+        "protocols": _list({"type": "string", "enum": ["icmp", "udp", "tcp"], "x-what": "IP protocol",
+                            "description": "IP protocol"}, "IP protocols it forwards (default: all)"),
+        "nat": {"type": "boolean", "description": "masquerade what it forwards (source NAT)"},
     },
     ("name", "legs"),
 )
