@@ -59,3 +59,38 @@ def test_acceptance_suites_pass_through_the_kubernetes_target(macvlan_lab: tuple
         pods = len(built.topology.pods) + len(built.topology.nodes)
         assert len(server.execs) == pods and all(e["exit"] == 0 for e in server.execs)
         assert leftovers(server) == []
+
+
+def test_a_one_way_router_is_caught_by_the_node_pods_listening_on_the_cluster(tmp_path: Path) -> None:
+    """The cluster target plans the same next hops and target-side listeners as the lab: a router nobody declared,
+    forwarding restricted -> dmz only, fails exactly those checks, heard by the dmz probe pods and node NICs."""
+    from tests.cluster_lab import lab_up
+    from tests.conftest import with_lab_section
+
+    topology = tmp_path / "isolation-router.yaml"
+    topology.write_text(with_lab_section((REPO / "topologies" / "isolation.yaml").read_text(), """routers:
+  - name: rogue
+    proxyArp: false
+    forward: ["restricted -> dmz"]
+    legs:
+      - {network: restricted, address: 192.168.112.254/24}
+      - {network: dmz, address: 192.168.113.254/24}"""))
+    with lab_up(topology) as (built, inventory), cluster_over_lab(built, inventory) as server:
+        kubeconfig = server.kubeconfig(tmp_path / "kubeconfig")
+        argv = [sys.executable, "-m", "pytest", str(REPO / "suites"), "--rootdir", str(REPO), "-p",
+                "no:cacheprovider", "--topology", str(topology), "--target", "kubernetes", "--kubeconfig",
+                str(kubeconfig), "--run-id", "e2e0a0ee", "--reports-dir", str(tmp_path / "reports"),
+                "--skip-preflight", "--pod-timeout", "30", "--probe-timeout", "0.5", "-q", "--tb=no"]
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        summary = json.loads((tmp_path / "reports" / "e2e0a0ee" / "summary.json").read_text())
+        assert leftovers(server) == []
+    failed = {p["test"].split("::")[-1]: p["reason"] for p in summary["problems"] if p["status"] == "failed"}
+    assert failed, proc.stdout[-3000:]
+    assert all(t.startswith("test_isolation[restricted->dmz:") for t in failed), sorted(failed)
+    assert all("isolation broken one way: frames from restricted reach dmz through next hop" in r
+               for r in failed.values())
+    assert any("heard by node node1/ens256 on dmz" in r or "heard by node node2/ens256 on dmz" in r
+               for r in failed.values())
+    assert {(f["network"], f["ip"]) for f in summary["findings"]} >= {("restricted", "192.168.112.254")}
+    assert not unexpected_problems({"problems": [p for p in summary["problems"] if p["status"] != "failed"]})
