@@ -9,7 +9,8 @@ Builds its own namespaces (`nabench-<random>-*`), never touches the root namespa
   * raw ceiling: prebuilt ARP frames sent on one packet socket, answers only counted (no matching, no records);
   * the engine: N matched ARP probes, with records (summary + hex of every frame) and without;
   * a 100-pair silent matrix (10 pods on VLAN A x 10 pods on VLAN B, two bridges), its time divided by the timeout.
-Exit status 0 when the targets hold (>= 20,000 matched probes/s with records, matrix <= 1.5 timeouts), else 1.
+Exit status 0 when the targets hold (>= 20,000 matched probes/s and >= 50% of the ceiling with records, matrix
+<= 1.5 timeouts), else 1.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from netattest.probe.engine import Endpoint, Probe, ProbeEngine, in_netns, parse_tpacket_stats
 
 TARGET_RATE = 20_000
+TARGET_SHARE = 0.5  # of the raw-socket ceiling, with every record kept
 TARGET_MATRIX = 1.5
 
 
@@ -136,7 +138,7 @@ def engine_rate(src: Endpoint, n: int, records: bool) -> tuple[float, int, bool,
         elapsed = time.perf_counter() - t0
     matched = sum(1 for r in results if r.answers)
     if records:
-        assert all(r.sent_hex and r.sent_summary for r in results)
+        assert all(r.frame_hex() and r.summary() for r in results)
     return matched / elapsed, matched, stats.trustworthy, elapsed
 
 
@@ -185,25 +187,32 @@ def main() -> int:
         src = build_pair(ns, n, args.bridge)
         print(f"setup: {n} addresses in the target namespace in {time.perf_counter() - t0:.1f}s "
               f"({'bridge' if args.bridge else 'veth pair'})")
-        ceil = [raw_ceiling(src, n) for _ in range(args.repeat)]
-        with_rec = [engine_rate(src, n, True) for _ in range(args.repeat)]
-        no_rec = [engine_rate(src, n, False) for _ in range(args.repeat)]
+        # interleaved: each engine run is compared with the ceiling measured right before it, so a machine that
+        # speeds up or slows down during the benchmark (shared cores) does not bias the ratio
+        ceil, with_rec, no_rec = [], [], []
+        for _ in range(args.repeat):
+            ceil.append(raw_ceiling(src, n))
+            with_rec.append(engine_rate(src, n, True))
+            no_rec.append(engine_rate(src, n, False))
         ceiling = statistics.median(c[0] for c in ceil)
         print(f"raw ceiling      : {ceiling:>9,.0f} answers/s  (median of {args.repeat}; "
               f"answers {[c[1] for c in ceil]}, drops {[c[2] for c in ceil]})")
         for name, rows in (("engine, records", with_rec), ("engine, no recs", no_rec)):
             rate = statistics.median(r[0] for r in rows)
-            print(f"{name:<17}: {rate:>9,.0f} matched/s  = {rate / ceiling:.0%} of ceiling  "
-                  f"(runs {[f'{r[3]:.3f}s' for r in rows]}, matched {[r[1] for r in rows]}, "
+            ratio = statistics.median(r[0] / c[0] for r, c in zip(rows, ceil))
+            print(f"{name:<17}: {rate:>9,.0f} matched/s  = {ratio:.0%} of ceiling (median of the per-run ratios; "
+                  f"runs {[f'{r[3]:.3f}s' for r in rows]}, matched {[r[1] for r in rows]}, "
                   f"trustworthy {[r[2] for r in rows]})")
-        print(f"                   (each engine run includes the {ProbeEngine().settle * 1000:.0f} ms settle that waits for "
-              "late duplicate answers after the last probe is matched)")
+        print("                   (each engine run includes its settle: it waits 3x the round trip of the answer "
+              "that completed the set, 2-50 ms, for late duplicate answers)")
         rate_rec = statistics.median(r[0] for r in with_rec)
         ratio, pairs, trusty = silent_matrix(ns, args.timeout)
         print(f"silent matrix    : {pairs} pairs in {ratio:.2f} x timeout ({args.timeout}s), trustworthy {trusty}")
-        ok = rate_rec >= TARGET_RATE and ratio <= TARGET_MATRIX
-        print(f"targets          : >= {TARGET_RATE:,}/s with records: {rate_rec >= TARGET_RATE}; "
-              f"matrix <= {TARGET_MATRIX} timeouts: {ratio <= TARGET_MATRIX}")
+        share = statistics.median(r[0] / c[0] for r, c in zip(with_rec, ceil))
+        ok = rate_rec >= TARGET_RATE and ratio <= TARGET_MATRIX and share >= TARGET_SHARE
+        print(f"targets          : >= {TARGET_RATE:,}/s with records: {rate_rec >= TARGET_RATE}; >= "
+              f"{TARGET_SHARE:.0%} of the ceiling with records: {share >= TARGET_SHARE}; matrix <= {TARGET_MATRIX} "
+              f"timeouts: {ratio <= TARGET_MATRIX}")
         return 0 if ok else 1
     finally:
         ns.cleanup()

@@ -286,7 +286,7 @@ def main() -> int:
                for i in range(count)]
         results, stats = engine.run(arp)
         matched = sum(1 for r in results if r.answers)
-        assert all(r.sent_hex and r.sent_summary for r in results), "records were not kept"
+        assert all(r.frame_hex() and r.summary() for r in results), "records were not kept"
         figures["arp_probes"] = len(arp)
         figures["arp_matched"] = matched
         figures["arp_rate"] = matched / stats.duration_s

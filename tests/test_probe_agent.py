@@ -69,7 +69,7 @@ def test_agent_in_a_lab_pod_reads_interfaces_and_gets_real_arp_answers(macvlan_l
         assert got["icmp-b"].answered and got["icmp-b"].answers[0].ip == pod_b.interfaces["net1"].ips[0]
         assert got["b"].probe is probes[0], "results come back as the same Probe objects"
         assert stats.trustworthy and stats.frames_sent >= 5
-        assert got["b"].sent_hex.startswith("ffffffffffff" + net1["mac"].replace(":", ""))
+        assert got["b"].frame_hex().startswith("ffffffffffff" + net1["mac"].replace(":", ""))
     finally:
         agent.close()
 

@@ -115,7 +115,7 @@ def test_arp_answered_with_right_mac_and_ip(lab: Lab, engine: ProbeEngine) -> No
     assert [(x.ip, x.mac, x.eth_src) for x in r.answers] == [(b.ip, b.mac, b.mac)]
     assert r.attempts == 1 and r.answers[0].attempt == 1 and r.answers[0].rtt_ms >= 0
     assert r.error == "" and r.sent_at == pytest.approx(time.time(), abs=5)
-    assert "ARP who-has 10.254.0.2 tell 10.254.0.1" in r.sent_summary
+    assert "ARP who-has 10.254.0.2 tell 10.254.0.1" in r.summary()
     assert stats.trustworthy and stats.kernel_drops == 0 and stats.frames_sent == 1
     assert stats.duration_s < engine.timeout  # everything answered: the window closes early
 
@@ -149,7 +149,7 @@ def test_icmp_reply_matched_with_mac(lab: Lab, engine: ProbeEngine) -> None:
     assert [(x.ip, x.mac) for x in r.answers] == [(b.ip, b.mac)]
     assert r.answers[0].attempt == 1
     assert wrong.answers == []
-    assert "ICMP echo-request 10.254.0.1 > 10.254.0.2" in r.sent_summary
+    assert "ICMP echo-request 10.254.0.1 > 10.254.0.2" in r.summary()
     assert stats.trustworthy
 
 
@@ -293,10 +293,10 @@ def test_explicit_source_mac_and_ip_in_the_frames(lab: Lab, engine: ProbeEngine)
     b = lab.host("b", f"{NET}.2/24")
     (ra, ri), _ = engine.run([arp(a, b.ip),
                               Probe(id="i", kind="icmp", source=a, target_ip=b.ip, target_mac=b.mac)])
-    fa = Ether(bytes.fromhex(ra.sent_hex))
+    fa = Ether(bytes.fromhex(ra.frame_hex()))
     assert fa[Ether].src == a.mac and fa[Ether].dst == "ff:ff:ff:ff:ff:ff"
     assert (fa[ARP].op, fa[ARP].hwsrc, fa[ARP].psrc, fa[ARP].pdst) == (1, a.mac, a.ip, b.ip)
-    fi = Ether(bytes.fromhex(ri.sent_hex))
+    fi = Ether(bytes.fromhex(ri.frame_hex()))
     assert (fi[Ether].src, fi[Ether].dst) == (a.mac, b.mac)
     assert (fi[IP].src, fi[IP].dst, fi[ICMP].type) == (a.ip, b.ip, 8)
     # the patched checksums are the ones scapy computes from scratch

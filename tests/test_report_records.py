@@ -374,7 +374,7 @@ def test_engine_keeps_the_frames_of_each_probe_for_pcaps(tmp_path: Path) -> None
         lab.teardown()
     arp_frames = results["arp"].frames
     assert [f.sent for f in arp_frames] == [True, False] and arp_frames[0].time <= arp_frames[1].time
-    assert arp_frames[0].data.hex() == results["arp"].sent_hex
+    assert arp_frames[0].data.hex() == results["arp"].frame_hex()
     assert abs(arp_frames[0].time - results["arp"].sent_at) < 1e-3
     reply = Ether(arp_frames[1].data)
     assert reply[ARP].op == 2 and reply[ARP].hwsrc == b.mac and reply[ARP].psrc == b.ip

@@ -74,8 +74,8 @@ def heard_from_wire(data: dict[str, Any]) -> Heard:
 
 def result_to_wire(result: ProbeResult) -> dict[str, Any]:
     wire = {"id": result.probe.id, "sent_at": result.sent_at, "attempts": result.attempts,
-            "answers": [asdict(a) for a in result.answers], "sent_summary": result.sent_summary,
-            "sent_hex": result.sent_hex, "error": result.error}
+            "answers": [asdict(a) for a in result.answers], "sent_summary": result.summary(),
+            "sent_hex": result.frame_hex(), "error": result.error}
     frames = getattr(result, "frames", None)  # raw frames, only when the engine keeps them (pcaps)
     if frames:
         wire["frames"] = [[f[0], bool(f[1]), bytes(f[2]).hex()] for f in frames]

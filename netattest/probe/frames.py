@@ -15,7 +15,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from netattest.probe.model import Probe, ProbeError
+from netattest.probe.model import TCP_PORT, UDP_PORT, ProbeError
 
 SO_ATTACH_FILTER = 26
 PACKET_HOST, PACKET_BROADCAST, PACKET_MULTICAST, PACKET_OTHERHOST, PACKET_OUTGOING = 0, 1, 2, 3, 4
@@ -229,8 +229,6 @@ def attach_bpf(sock: socket.socket, code: bytes = BPF_CODE) -> None:
 
 
 # --- templates ----------------------------------------------------------------------------------------------------
-UDP_PORT = 33434  # traceroute's first port: closed almost everywhere, so a live host answers ICMP port unreachable
-TCP_PORT = 9  # discard: closed almost everywhere, so a live host answers RST (an open one answers SYN-ACK)
 PAYLOAD_LEN = 24  # magic (4) + mark (8) + attempt (2) + zeros: an ICMP frame is 66 bytes, above the minimum
 ARP_MARKED_LEN = 60  # a marked who-has carries magic + mark in its padding
 PROTO = {"icmp": 1, "udp": 17, "tcp": 6}
@@ -250,6 +248,8 @@ class Template:
     ip: dict[str, bytes]
     ip_sum: dict[str, int]
     l4_sum: dict[str, int]
+    arp_head: bytes = b""  # a broadcast who-has up to its target address: + 4 address bytes = the frame
+    reply_key: bytes = b""  # the part of an ARP reply's bytes 28:42 that names this endpoint (its MAC and IP)
 
 
 _BASE_FRAMES: dict[str, bytes] | None = None
@@ -301,7 +301,8 @@ def build_template(mac_text: str, ip_text: str) -> Template:
             l4_sums[kind] = sum16(ip) + 6 + L4_LEN["tcp"] + PAYLOAD_LEN + sum16(l4)
         else:
             l4_sums[kind] = sum16(l4)
-    return Template(arp=arp, ip=headers, ip_sum=ip_sums, l4_sum=l4_sums)
+    return Template(arp=arp, ip=headers, ip_sum=ip_sums, l4_sum=l4_sums, arp_head=arp[:38],
+                    reply_key=arp[6:12] + arp[28:32])
 
 
 def arp_frame(tmpl: Template, target_ip: bytes, target_mac: bytes | None, mark: int = 0) -> bytes:
@@ -357,27 +358,3 @@ def source_port(key: int) -> int:
 def answer_key(sport: int, ip_id: int) -> int:
     """The key of a UDP/TCP probe, as its quoted headers give it back (source port and IP id)."""
     return (sport & 0x7FFF) << 16 | ip_id
-
-
-_SUMMARY_TAILS: dict[tuple[object, ...], str] = {}
-
-
-def summary(p: Probe) -> str:
-    """One line a network engineer reads in the transcript: what was sent, from where, to which MAC."""
-    src = p.source
-    key = (src, p.kind, p.target_mac, bool(p.mark))
-    tail = _SUMMARY_TAILS.get(key)
-    if tail is None:  # the part shared by every probe of one endpoint, kind and next hop: built once
-        if p.kind == "arp":
-            how = "broadcast" if p.target_mac is None else f"unicast to {p.target_mac}"
-            tail = f" tell {src.ip} ({how}, src {src.mac}, from {src.describe()}"
-        else:
-            tail = f" (src {src.mac} dst {p.target_mac}, from {src.describe()}"
-        if len(_SUMMARY_TAILS) > 100_000:
-            _SUMMARY_TAILS.clear()
-        _SUMMARY_TAILS[key] = tail
-    mark = f", mark {p.mark:016x})" if p.mark else ")"
-    if p.kind == "arp":
-        return f"ARP who-has {p.target_ip}{tail}{mark}"
-    what = {"icmp": "ICMP echo-request", "udp": f"UDP to port {UDP_PORT}", "tcp": f"TCP SYN to port {TCP_PORT}"}
-    return f"{what.get(p.kind, p.kind)} {src.ip} > {p.target_ip}{tail}{mark}"

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 ProbeKind = Literal["arp", "icmp", "udp", "tcp"]
+UDP_PORT = 33434  # traceroute's first port: closed almost everywhere, so a live host answers ICMP port unreachable
+TCP_PORT = 9  # discard: closed almost everywhere, so a live host answers RST (an open one answers SYN-ACK)
 #: IP probes (everything but ARP): sent to an explicit next-hop MAC, answered at L3
 IP_KINDS = ("icmp", "udp", "tcp")
 
@@ -77,15 +79,26 @@ class ProbeResult:
     sent_at: float  # epoch seconds of the first send
     attempts: int
     answers: list[Answer]  # ALL distinct answers: a duplicate IP shows as two different MACs
-    sent_summary: str  # human summary of the first frame sent
-    sent_hex: str  # the first frame sent, hex ("" when the engine runs with records=False)
+    sent_summary: str = ""  # human summary of the first frame sent (as received from an agent)
+    sent_hex: str = ""  # the first frame sent, hex (as received from an agent)
     error: str = ""  # the probe's socket could not be opened or sending failed: its outcome is unknown
     #: every frame sent and every matched answer, in time order (empty unless ``keep_frames=True``)
     frames: list[CapturedFrame] = field(default_factory=list)
+    #: the first frame sent, as the engine keeps it (b"" when it runs with records=False)
+    sent_frame: bytes = b""
 
     @property
     def answered(self) -> bool:
         return bool(self.answers)
+
+    def summary(self) -> str:
+        """What was sent, for people: the text an agent sent, or built from the probe when the frame was kept
+        (not before anyone asks: a window of 40,000 probes need not format 40,000 lines nobody reads)."""
+        return self.sent_summary or (probe_summary(self.probe) if self.sent_frame else "")
+
+    def frame_hex(self) -> str:
+        """The first frame sent, hex."""
+        return self.sent_hex or self.sent_frame.hex()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +161,27 @@ def parse_tpacket_stats(raw: bytes) -> tuple[int, int]:
         raise ValueError(f"struct tpacket_stats needs 8 bytes, got {len(raw)}")
     packets, drops = struct.unpack_from("=II", raw)
     return packets, drops
+
+
+_SUMMARY_TAILS: dict[tuple[object, ...], str] = {}
+
+
+def probe_summary(p: Probe) -> str:
+    """One line a network engineer reads in the transcript: what was sent, from where, to which MAC."""
+    src = p.source
+    key = (src, p.kind, p.target_mac, bool(p.mark))
+    tail = _SUMMARY_TAILS.get(key)
+    if tail is None:  # the part shared by every probe of one endpoint, kind and next hop: built once
+        if p.kind == "arp":
+            how = "broadcast" if p.target_mac is None else f"unicast to {p.target_mac}"
+            tail = f" tell {src.ip} ({how}, src {src.mac}, from {src.describe()}"
+        else:
+            tail = f" (src {src.mac} dst {p.target_mac}, from {src.describe()}"
+        if len(_SUMMARY_TAILS) > 100_000:
+            _SUMMARY_TAILS.clear()
+        _SUMMARY_TAILS[key] = tail
+    mark = f", mark {p.mark:016x})" if p.mark else ")"
+    if p.kind == "arp":
+        return f"ARP who-has {p.target_ip}{tail}{mark}"
+    what = {"icmp": "ICMP echo-request", "udp": f"UDP to port {UDP_PORT}", "tcp": f"TCP SYN to port {TCP_PORT}"}
+    return f"{what.get(p.kind, p.kind)} {src.ip} > {p.target_ip}{tail}{mark}"

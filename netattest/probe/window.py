@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from netattest.probe.engine import ProbeEngine
 
 DRAIN_EVERY = 64  # sends between two non-blocking drains, so a burst of answers never outgrows the buffer
-MIN_SETTLE = 0.005  # s: the shortest wait for late duplicate answers
+MIN_SETTLE = 0.002  # s: the shortest wait for late duplicate answers (a LAN's round trip is well under 1 ms)
 MAX_KEPT_FRAMES = 32  # per probe: a storm of answers must not eat the memory of a pcap-keeping run
 
 
@@ -38,7 +38,7 @@ class Window:
     __slots__ = ("answers", "attempts", "by_fd", "counters", "engine", "epoch0", "errors", "first_frames",
                  "first_sent", "frames", "icmp_key_of", "icmp_keys", "kept", "l4_keys", "last_sent", "listeners", "n",
                  "outstanding", "perr", "poller", "probes", "rounds", "sock_list", "sock_of", "src_ip_of", "t_start",
-                 "tip_of", "silent", "last_rtt")
+                 "tip_of", "silent", "last_rtt", "macs")
 
     def __init__(self, engine: ProbeEngine, probes: Sequence[Probe]) -> None:
         self.engine = engine
@@ -59,6 +59,7 @@ class Window:
         self.src_ip_of: list[bytes] = [b""] * n
         self.tip_of: list[bytes] = [b""] * n
         self.silent: list[bool] = [not p.expect_answer for p in probes]
+        self.macs: dict[bytes, str] = {}  # MAC bytes -> text: a window hears few MACs, many times
         self.last_rtt = 0.0  # s: round trip of the latest answer, a measure of the network's latency right now
         self.answers: list[list[Answer] | None] = [None] * n
         self.first_sent = [0.0] * n
@@ -79,19 +80,25 @@ class Window:
         """One socket per (netns, ifname); a failure marks that socket's probes, not the whole run."""
         socks: dict[SocketKey, PacketSocket] = {}
         failed: dict[SocketKey, str] = {}
+        by_source: dict[int, PacketSocket | None] = {}  # by endpoint object: one lookup per endpoint
+        sock_of, perr = self.sock_of, self.perr
         for i, p in enumerate(self.probes):
-            key = (p.source.netns, p.source.ifname)
-            if key not in socks and key not in failed:
-                try:
-                    socks[key] = self.engine.socket_for(key)
-                except OSError as exc:
-                    msg = f"{key[0] or '-'}:{key[1]}: cannot open packet socket: {exc.strerror or exc}"
-                    failed[key] = msg
-                    self.errors.append(msg)
-            if key in socks:
-                self.sock_of[i] = socks[key]
+            source = p.source
+            ps = by_source.get(id(source), False)
+            if ps is False:
+                key = (source.netns, source.ifname)
+                if key not in socks and key not in failed:
+                    try:
+                        socks[key] = self.engine.socket_for(key)
+                    except OSError as exc:
+                        msg = f"{key[0] or '-'}:{key[1]}: cannot open packet socket: {exc.strerror or exc}"
+                        failed[key] = msg
+                        self.errors.append(msg)
+                ps = by_source[id(source)] = socks.get(key)
+            if ps is not None:
+                sock_of[i] = ps  # type: ignore[assignment]
             else:
-                self.perr[i] = failed[key]
+                perr[i] = failed[(source.netns, source.ifname)]
         self.sock_list = list(socks.values())
         for s in self.sock_list:
             s.reset()
@@ -102,7 +109,7 @@ class Window:
         engine = self.engine
         templates: dict[int, fr.Template] = {}  # by endpoint object: one lookup per endpoint, not per probe
         frames, src_ip_of, tip_of, sock_of = self.frames, self.src_ip_of, self.tip_of, self.sock_of
-        inet_aton = socket.inet_aton
+        inet_pton, af_inet = socket.inet_pton, socket.AF_INET
         for i, p in enumerate(self.probes):
             ps = sock_of[i]
             if ps is None:
@@ -112,17 +119,16 @@ class Window:
             if tmpl is None:
                 tmpl = templates[id(source)] = engine.template(source)
             try:
-                tip = inet_aton(p.target_ip) if p.target_ip.count(".") == 3 else fr.ip_bytes(p.target_ip)
+                tip = inet_pton(af_inet, p.target_ip)  # strict: a dotted quad only
             except OSError:
                 tip = fr.ip_bytes(p.target_ip)  # raises the ProbeError that names the address
-            arp = tmpl.arp
             if p.kind == "arp":
                 if p.target_mac is None and not p.mark:
-                    frame = arp[:38] + tip
+                    frame = tmpl.arp_head + tip
                 else:
                     frame = fr.arp_frame(tmpl, tip, None if p.target_mac is None else fr.mac_bytes(p.target_mac),
                                          p.mark)
-                key = tip + arp[6:12] + arp[28:32]
+                key = tip + tmpl.reply_key
                 table = ps.arp_table
                 idxs = table.get(key)
                 if idxs is None:
@@ -142,7 +148,7 @@ class Window:
             else:
                 raise ProbeError(f"probe {p.id!r}: unknown kind {p.kind!r}")
             frames[i] = frame
-            src_ip_of[i] = arp[28:32]
+            src_ip_of[i] = tmpl.reply_key[6:]
             tip_of[i] = tip
 
     # -- phase 3 ---------------------------------------------------------------------------------------------------
@@ -263,7 +269,7 @@ class Window:
     def settle(self) -> float:
         """How long to wait for late duplicates once every expected answer is in: a second holder of an address
         answers the same who-has about as fast as the first, so three times the round trip of the answer that
-        completed the set (at least 5 ms), never more than the engine's ``settle``. (The slowest answer of a burst
+        completed the set (at least 2 ms), never more than the engine's ``settle``. (The slowest answer of a burst
         mostly measures how long the engine was busy sending before it read it, not the network.)"""
         return min(self.engine.settle, max(MIN_SETTLE, 3 * self.last_rtt))
 
@@ -285,14 +291,13 @@ class Window:
             if s.failed_sends:
                 self.errors.append(f"{s.name()}: {s.failed_sends} frame(s) could not be sent (transmit buffer full)")
             s.arp_table = {}
-        records, summary, kept, epoch0 = self.engine.records, fr.summary, self.kept, self.epoch0
+        records, kept, epoch0 = self.engine.records, self.kept, self.epoch0
         attempts, first_sent, first_frames, frames, answers, perr = (self.attempts, self.first_sent,
                                                                      self.first_frames, self.frames, self.answers,
                                                                      self.perr)
         results = [ProbeResult(p, epoch0 + first_sent[i] if attempts[i] else 0.0, attempts[i], answers[i] or [],
-                               summary(p) if records else "",
-                               (first_frames[i] or frames[i]).hex() if records else "", perr[i],
-                               sorted(CapturedFrame(*f) for f in kept[i]) if kept is not None else [])
+                               "", "", perr[i], sorted(CapturedFrame(*f) for f in kept[i]) if kept is not None else [],
+                               (first_frames[i] or frames[i]) if records else b"")
                    for i, p in enumerate(self.probes)]
         stats = WindowStats(probes=self.n, frames_sent=self.counters["sent"], frames_received=self.counters["recv"],
                             kernel_drops=drops, duration_s=time.perf_counter() - self.t_start,
@@ -325,6 +330,7 @@ class Window:
         arp_table = s.arp_table
         attempts, record, perf = self.attempts, self.record, time.perf_counter
         answers, last_sent, kept, discard = self.answers, self.last_sent, self.kept, self.outstanding.discard
+        probes, macs = self.probes, self.macs
         arp_reply, eth_arp, eth_ip = fr.ARP_REPLY_HDR, fr.ETH_ARP, fr.ETH_IP
         got = 0
         while True:
@@ -350,9 +356,12 @@ class Window:
                 idxs = arp_table.get(data[28:42])  # sender IP, target MAC, target IP of the reply
                 if not idxs:
                     continue
-                ip = socket.inet_ntoa(data[28:32])
-                sha = data[22:28].hex(":")
-                esrc = sha if data[6:12] == data[22:28] else data[6:12].hex(":")
+                ip = probes[idxs[0]].target_ip  # the reply's sender IP is the address asked for: the table key
+                raw_sha = data[22:28]
+                sha = macs.get(raw_sha)
+                if sha is None:
+                    sha = macs[raw_sha] = raw_sha.hex(":")
+                esrc = sha if data[6:12] == raw_sha else data[6:12].hex(":")
                 for i in idxs:
                     if answers[i] is None and attempts[i] and kept is None:  # the common case, inlined
                         rtt = self.last_rtt = now - last_sent[i]

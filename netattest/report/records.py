@@ -54,7 +54,7 @@ def _owner(owners: Mapping[str, list[str]], mac: str) -> str:
 def probe_summary(result: ProbeResult, owners: Mapping[str, list[str]]) -> dict[str, Any]:
     probe = result.probe
     return {
-        "id": probe.id, "kind": probe.kind, "sent": result.sent_summary, "target_ip": probe.target_ip,
+        "id": probe.id, "kind": probe.kind, "sent": result.summary(), "target_ip": probe.target_ip,
         "target_mac": probe.target_mac, "expect_answer": probe.expect_answer, "sent_at": result.sent_at,
         "attempts": result.attempts, "error": result.error, "mark": _mark(probe.mark),
         "answers": [{"ip": a.ip, "mac": a.mac, "eth_src": a.eth_src, "rtt_ms": round(a.rtt_ms, 3),
@@ -184,7 +184,7 @@ def probe_record(result: ProbeResult, check: str, verdict: str, pcap: str | None
     return {
         "schema": PROBE_SCHEMA, "id": probe.id, "kind": probe.kind, "source": to_jsonable(probe.source),
         "target_ip": probe.target_ip, "target_mac": probe.target_mac, "expect_answer": probe.expect_answer,
-        "mark": _mark(probe.mark), "sent": result.sent_summary, "sent_hex": result.sent_hex, "sent_at": result.sent_at,
+        "mark": _mark(probe.mark), "sent": result.summary(), "sent_hex": result.frame_hex(), "sent_at": result.sent_at,
         "attempts": result.attempts, "error": result.error,
         "answers": [to_jsonable(a) for a in result.answers], "check": check, "verdict": verdict, "pcap": pcap,
     }
