@@ -13,6 +13,7 @@ from netattest.inventory import Inventory, PodView
 from netattest.matrix import Check, Subject
 from netattest.report.allure_attach import EvidenceKit
 from netattest.topology.model import Topology
+from netattest.routes import ipam_gateway, missing_routes, wanted_routes
 from netattest.verdicts import expect, settle
 
 pytestmark = pytest.mark.ipam
@@ -80,8 +81,9 @@ def test_ipam_routes(routed_interface: Subject, inventory: Inventory, evidence: 
                      f" are in {pod.label}'s routing table via {routed_interface.iface}")
     att = routed_interface.attachment
     assert att is not None
-    wanted = [str(r["dst"]) for r in att.ipam.config.get("routes", [])]  # type: ignore[union-attr,index]
-    missing = [dst for dst in wanted
-               if not any(r.startswith(dst) and r.endswith(f"dev {routed_interface.iface}") for r in pod.routes)]
-    expect(not missing, f"{pod.label}: IPAM of {att.key} configures routes {missing} via "
-                        f"{routed_interface.iface}, the pod's routing table has {pod.routes}")
+    config = dict(att.ipam.config)
+    wanted = wanted_routes(list(config.get("routes", [])), routed_interface.iface,  # type: ignore[arg-type]
+                           ipam_gateway(config))
+    missing = missing_routes(wanted, pod.routes)
+    expect(not missing, f"{pod.label}: IPAM of {att.key} configures routes that its routing table lacks: "
+                        f"{'; '.join(missing)} (table: {pod.routes or 'empty'})")

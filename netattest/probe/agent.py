@@ -14,7 +14,7 @@ Protocol (version 1), one JSON object per line each way:
   gets ``{"id": null, "ok": false, ...}``, and the agent carries on;
 * ops: ``hello`` (versions, hostname), ``interfaces`` (every interface of the agent's network namespace read over
   netlink: name, MAC, IPv4 CIDRs, link kind, ipvlan/macvlan mode, MTU, up), ``neighbours`` (the IPv4 ARP
-  table: ip, mac, ifname, state), ``probe`` (``probes``: a list of
+  table: ip, mac, ifname, state), ``routes`` (the IPv4 main table, as ``ip route`` prints it), ``probe`` (``probes``: a list of
   :class:`~netattest.probe.engine.Probe` as dicts, ``engine``: timeout/retries/... for this window; replies with
   ``results`` and ``stats``), ``listen`` (``listeners``: :class:`~netattest.probe.model.Listener` as dicts, opened
   now and read during every later window), ``collect`` (closes them; replies ``heard`` and ``listening``),
@@ -229,6 +229,36 @@ def read_neighbours() -> list[dict[str, Any]]:
     return entries
 
 
+RTM_GETROUTE = 26
+RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = 1, 4, 5, 15
+RT_TABLE_MAIN = 254
+
+
+def read_routes() -> list[str]:
+    """IPv4 routes of the main table, written as ``ip route`` does (``default via X dev net1``), like the lab's
+    netlink reader, so the suites compare a cluster pod's routes the same way."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
+        sock.bind((0, 0))
+        routes = _dump(sock, RTM_GETROUTE, struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0), 5)
+        links = _dump(sock, RTM_GETLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0), 6)
+    names = {struct.unpack_from("=BxHiII", m)[2]: _attrs(m, 16).get(IFLA_IFNAME, b"").rstrip(b"\0").decode()
+             for m in links}
+    result = []
+    for msg in routes:
+        _family, dst_len, _src_len, _tos, table, _proto, _scope, _type, _flags = struct.unpack_from("=BBBBBBBBI", msg)
+        attrs = _attrs(msg, 12)
+        table_id = struct.unpack_from("=I", attrs[RTA_TABLE])[0] if RTA_TABLE in attrs else table
+        if table_id != RT_TABLE_MAIN:
+            continue
+        dst = attrs.get(RTA_DST)
+        target = f"{socket.inet_ntoa(dst)}/{dst_len}" if dst and len(dst) == 4 else "default"
+        gateway = attrs.get(RTA_GATEWAY)
+        via = f" via {socket.inet_ntoa(gateway)}" if gateway and len(gateway) == 4 else ""
+        oif = struct.unpack_from("=I", attrs[RTA_OIF])[0] if RTA_OIF in attrs else 0
+        result.append(f"{target}{via} dev {names.get(oif, '?')}")
+    return result
+
+
 # --- the agent ---------------------------------------------------------------------------------------------------
 ENGINE_KEYS = ("timeout", "retries", "retry_timeout", "settle", "records", "keep_frames")
 
@@ -281,6 +311,8 @@ class Agent:
             return {"interfaces": read_interfaces()}
         if op == "neighbours":
             return {"neighbours": read_neighbours()}
+        if op == "routes":
+            return {"routes": read_routes()}
         if op == "probe":
             return self._probe(request)
         if op == "listen":
@@ -291,8 +323,8 @@ class Agent:
             return {"heard": [asdict(h) for h in heard], "listening": listening}
         if op == "quit":
             return {}
-        raise ValueError(f"unknown op {op!r} (known: hello, interfaces, neighbours, probe, listen, collect, ping, "
-                         "quit)")
+        raise ValueError(f"unknown op {op!r} (known: hello, interfaces, neighbours, routes, probe, listen, collect, "
+                         "ping, quit)")
 
     def _engine(self, params: dict[str, Any]) -> ProbeEngine:
         if self.engine is None:

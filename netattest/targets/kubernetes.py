@@ -427,6 +427,22 @@ class KubernetesTarget:
             lists = list(pool.map(lambda r: self.agents[r].interfaces(timeout=self.options.agent_timeout), routes))
         return {r: {i["name"]: _interface(i) for i in items} for r, items in zip(routes, lists)}
 
+    def _pod_routes(self) -> dict[str, list[str]]:
+        """route -> the pod's IPv4 routing table, read inside the pod (in parallel); absent when unreadable."""
+        routes = list(self.agents)
+        if not routes:
+            return {}
+
+        def read(route: str) -> list[str]:
+            try:
+                return [str(r) for r in self.agents[route].request("routes", self.options.agent_timeout)["routes"]]
+            except ProbeAgentError as exc:
+                self.notes.append(f"routes of {route[len(ROUTE_PREFIX):]} could not be read: {exc}")
+                return []
+
+        with ThreadPoolExecutor(max_workers=min(16, len(routes))) as pool:
+            return dict(zip(routes, pool.map(read, routes)))
+
     def _node_reads(self, op: str) -> dict[str, list[dict[str, Any]]]:
         nodes = list(self.node_agents)
         if not nodes:
@@ -507,7 +523,10 @@ class KubernetesTarget:
         node_nics = {node: {i["name"]: _interface(i) for i in items}
                      for node, items in self._node_reads("interfaces").items()}
         applied = self._applied_nads()
+        routes = self._pod_routes()
         pods = [self._pod_view(pod, listed, interfaces, node_nics, applied) for pod in self.topology.pods]
+        for view in pods:
+            view.routes = routes.get(str(view.netns), [])
         nodes = self._node_views(pods, node_nics)
         notes = list(dict.fromkeys(self.notes))
         return Inventory(self.run_id, "kubernetes", pods, nodes, list(self.hosts), notes=notes)
