@@ -26,6 +26,7 @@ class Actor:
     mac: str
     ips: tuple[str, ...] = ()
     network: str = ""  # hosts and lab elements: the network of that interface; pods and nodes: ""
+    pod: str = ""  # pods: namespace/name, so the interfaces of one pod are known as siblings
 
 
 UNKNOWN = "unknown host (not in the topology)"
@@ -43,7 +44,7 @@ class Actors:
         for pod in inventory.pods:
             for iface in pod.interfaces.values():
                 if iface.kind in ("ipvlan", "macvlan", "vlan"):
-                    self._add(Actor("pod", f"pod {pod.label} {iface.name}", iface.mac, iface.ips))
+                    self._add(Actor("pod", f"pod {pod.label} {iface.name}", iface.mac, iface.ips, pod=pod.key))
         for node in inventory.nodes:
             for nic in node.nics.values():
                 if nic.mac and nic.kind:
@@ -74,6 +75,10 @@ class Actors:
         if holder is not None:
             return holder.label
         return self.owners(mac)
+
+    def pod_macs(self, pod: str) -> set[str]:
+        """Every MAC of the secondary interfaces of pod ``namespace/name``."""
+        return {mac for mac, actors in self.by_mac.items() if any(a.pod == pod for a in actors)}
 
     def address_of(self, ip: str) -> str:
         """Whose address ``ip`` is (by the inventory), e.g. "host gateway"; "" when nobody's."""

@@ -94,6 +94,7 @@ def _judge(checks: Sequence[Check], probes: ProbeSet, results: list[ProbeResult]
     evidence = _evidence(probes, stats, actors, proven, listeners)
     outcomes = dict(probes.early)
     wire: dict[tuple[str, str], set[str]] = defaultdict(set)
+    flux: list[dict[str, str]] = []
     for check in checks:
         if check.not_applicable:
             outcomes[check.id] = Outcome(check, "skipped", check.not_applicable)
@@ -118,10 +119,12 @@ def _judge(checks: Sequence[Check], probes: ProbeSet, results: list[ProbeResult]
             continue
         crosses = check.source.network != check.target.network
         if check.expect_answer:
-            status, reason = judge_reachable(check, mine, source, target, actors)
+            status, reason = judge_reachable(check, mine, source, target, actors, flux)
             if check.target.kind == "pod":
+                # a sibling interface of the same pod answering for this one (ARP flux) is not this one's MAC
+                siblings = actors.pod_macs(check.target.name) - {target.mac}
                 wire[(check.target.name, check.target.iface)].update(
-                    a.mac for r in mine if r.probe.kind == "arp" for a in r.answers)
+                    a.mac for r in mine if r.probe.kind == "arp" for a in r.answers if a.mac not in siblings)
         elif crosses:
             found = evidence.get(check.id) or Evidence(unwatched="no listener could be placed")
             outcome.heard = list(found.leaks)
@@ -140,7 +143,9 @@ def _judge(checks: Sequence[Check], probes: ProbeSet, results: list[ProbeResult]
                                         f" so a missing answer proves nothing: {reason}")
         outcome.status, outcome.reason = status, reason
         outcomes[check.id] = outcome
-    return MatrixRun(outcomes, stats, results, dict(wire), listeners=listeners, heard=list(stats.heard))
+    unique_flux = list({(f["ip"], f["mac"]): f for f in flux}.values())
+    return MatrixRun(outcomes, stats, results, dict(wire), listeners=listeners, heard=list(stats.heard),
+                     findings=unique_flux)
 
 
 def _listener_reports(probes: ProbeSet, stats: WindowStats) -> tuple[list[ListenerReport], dict[str, list[str]]]:

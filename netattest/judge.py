@@ -32,7 +32,8 @@ def duplicate_holders(ip: str, actors: Actors, but: str = "") -> list[str]:
 
 
 def judge_reachable(check: Check, results: list[ProbeResult], source: Resolved, target: Resolved,
-                    actors: Actors) -> tuple[Status, str]:
+                    actors: Actors, findings: list[dict[str, str]] | None = None) -> tuple[Status, str]:
+    """``findings``: where ARP flux inside the target pod is noted (its own finding, not a duplicate address)."""
     arp = next(r for r in results if r.probe.kind == "arp")
     icmp = next((r for r in results if r.probe.kind == "icmp"), None)
     macs = sorted({a.mac for a in arp.answers})
@@ -48,6 +49,19 @@ def judge_reachable(check: Check, results: list[ProbeResult], source: Resolved, 
             reason = (f"duplicate address: {check.source.label}'s own address {source.ip} is also held by "
                       f"{' and '.join(others)}, so answers to it may go to the other holder; {reason}")
         return "failed", reason
+    flux = ""
+    if len(macs) > 1 and check.target.kind == "pod" and target.mac in macs \
+            and set(macs) <= actors.pod_macs(check.target.name):
+        # the pod's other interfaces on the VLAN answer for this one's address: ARP flux inside one pod
+        others = ", ".join(f"{actors.owners(m)} ({m})" for m in macs if m != target.mac)
+        flux = (f"; ARP flux in pod {check.target.label.split(':')[0]}: {others} also answered for {target.ip} "
+                "(the pod's kernel answers ARP for any of its addresses on every interface, arp_ignore=0; set "
+                "net.ipv4.conf.all.arp_ignore=1 in the pod, e.g. with the tuning plugin, if it matters)")
+        if findings is not None:
+            findings += [{"network": check.target.network, "ip": target.ip, "mac": m, "how": "ARP flux",
+                          "who": f"{actors.owners(m)} answers ARP for {target.ip}, the address of {target.label}"}
+                         for m in macs if m != target.mac]
+        macs = [target.mac]
     if len(macs) > 1:
         listing = "; ".join(f"{mac} = {actors.who(target.ip, mac)}" for mac in macs)
         return "failed", (f"duplicate address: {target.ip}, the address of {target.label}, answered by "
@@ -58,7 +72,7 @@ def judge_reachable(check: Check, results: list[ProbeResult], source: Resolved, 
     if icmp is None or not icmp.answers:
         return "failed", f"ARP for {who} answered from {macs[0]}, but ICMP echo got no reply"
     return "passed", (f"ARP reply from {macs[0]} (owner {target.label}) in {arp.answers[0].rtt_ms:.1f} ms; "
-                      f"ICMP echo reply in {icmp.answers[0].rtt_ms:.1f} ms")
+                      f"ICMP echo reply in {icmp.answers[0].rtt_ms:.1f} ms{flux}")
 
 
 def _l2_answer_reason(check: Check, answer: ProbeResult, target: Resolved, actors: Actors) -> str:

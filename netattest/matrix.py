@@ -32,11 +32,13 @@ class Subject:
     node: str | None = None  # where a pod is expected to land
     attachment: Attachment | None = None  # pods only
     address: str | None = None  # the address the topology gives (hosts and node NICs), for sanity twins
+    many: bool = False  # pods: the pod has several secondary interfaces, so its label names this one
 
     @cached_property  # frozen, and asked for hundreds of thousands of times by a 200-pod matrix
     def label(self) -> str:
         if self.kind == "pod":
-            return f"{self.name.split('/')[-1]}@{self.node or 'unscheduled'}"
+            where = f"{self.name.split('/')[-1]}@{self.node or 'unscheduled'}"
+            return f"{where}:{self.iface}" if self.many else where
         if self.kind == "node":
             return f"{self.name}/{self.iface}"
         if self.kind == "address":
@@ -85,7 +87,7 @@ def pod_subjects(topology: Topology) -> list[Subject]:
                                else (net.namespace or pod.namespace, net.attachment))
             attachment = topology.attachment(namespace, name)
             subjects.append(Subject("pod", pod.key, net.interface, attachment.network, placement[pod.key],
-                                    attachment))
+                                    attachment, many=len(pod.networks) > 1))
     return subjects
 
 
@@ -154,7 +156,7 @@ def known_behaviour(source: Subject, target: Subject) -> str | None:
 
 def plan(topology: Topology) -> list[Check]:
     """The whole matrix: for each expectation, every pod interface on its source network against every member of
-    its target network (self excluded). An isolated target network is also probed at its declared gateway when no
+    its target network (the pod itself excluded, all its interfaces: its own addresses are local, not on the VLAN). An isolated target network is also probed at its declared gateway when no
     member holds it, and at unused addresses when it has no member at all (listeners then watch who asks for them);
     an expectation without a pod on its source network is one *untestable* check, never a silent pass."""
     pods = pod_subjects(topology)
@@ -174,8 +176,8 @@ def plan(topology: Topology) -> list[Check]:
             continue
         for source in sources:
             for target in targets:
-                if target.kind == "pod" and target.name == source.name and target.iface == source.iface:
-                    continue
+                if target.kind == "pod" and target.name == source.name:
+                    continue  # itself, or a sibling interface: the pod reaches its own addresses locally, not on the VLAN
                 known = known_behaviour(source, target) if expectation.verdict == "reachable" else None
                 verdict = "isolated" if known else expectation.verdict
                 checks.append(Check(verdict, source, target, expectation.why, known,  # type: ignore[arg-type]

@@ -80,5 +80,7 @@ class MatrixRun:
     sweep_results: list[ProbeResult] = field(default_factory=list)
     listeners: list[ListenerReport] = field(default_factory=list)
     heard: list[Heard] = field(default_factory=list)
+    #: what the window found beside the verdicts (ARP flux inside a pod), as records: network, ip, mac, who, how
+    findings: list[dict[str, str]] = field(default_factory=list)
     #: networks whose census fails on a neighbour the topology does not declare (``unknownNeighbours: fail``)
     strict_neighbours: dict[str, bool] = field(default_factory=dict)

@@ -64,7 +64,7 @@ def test_a_router_without_proxy_arp_is_found_and_fails_both_directions(tmp_path:
     assert all(r.startswith("isolation broken one way:") for r in reasons), reasons[:2]
     assert {(f["network"], f["ip"]) for f in summary["findings"]} == {("restricted", "192.168.112.254"),
                                                                        ("dmz", "192.168.113.254")}
-    assert "FINDINGS: 2 neighbour(s) the topology does not declare" in out
+    assert "FINDINGS: 2 (neighbours the topology does not declare" in out
 
 
 @pytest.mark.parametrize("forward, broken_pair", [("restricted -> dmz", ("restricted", "dmz")),

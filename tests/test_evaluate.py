@@ -162,3 +162,35 @@ def test_isolation_cannot_pass_when_the_source_interface_is_down(real_lab: Lab) 
     finally:
         with NetNS(str(pod.netns), flags=0) as ns:
             ns.link("set", index=ns.link_lookup(ifname="net1")[0], state="up")
+
+
+TWO_INTERFACES = """
+apiVersion: netattest/v1
+kind: Topology
+name: two-interfaces
+networks:
+  - {name: lan, vlan: 120, subnet: 10.1.1.0/24}
+nodes:
+  - {name: node1, nics: [{name: ens224, network: lan}]}
+  - {name: node2, nics: [{name: ens224, network: lan}]}
+externalHosts:
+  - {name: ext, network: lan, address: 10.1.1.1/24}
+attachments:
+  - {name: mv, namespace: t, network: lan, plugin: macvlan, mode: bridge, master: ens224, ipam: {type: static}}
+pods:
+  - name: pod1
+    namespace: t
+    nodeSelector: {kubernetes.io/hostname: node1}
+    networks: [{attachment: mv, interface: net1, ips: [10.1.1.11/24]}, {attachment: mv, interface: net2, ips: [10.1.1.12/24]}]
+  - {name: pod2, namespace: t, nodeSelector: {kubernetes.io/hostname: node2}, networks: [{attachment: mv, ips: [10.1.1.21/24]}]}
+expectations:
+  - {from: lan, to: lan, expect: reachable}
+"""
+
+
+def test_a_pod_with_two_interfaces_gets_unique_readable_ids_and_no_check_against_itself() -> None:
+    checks = plan(load_topology_text(TWO_INTERFACES, "two.yaml"))
+    ids = [c.id for c in checks]
+    assert len(ids) == len(set(ids))
+    assert "lan:pod1@node1:net2->pod2@node2" in ids and "lan:pod2@node2->pod1@node1:net1" in ids
+    assert not [c for c in checks if c.source.name == c.target.name]  # its own addresses are local, not on the VLAN

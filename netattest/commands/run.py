@@ -135,7 +135,8 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         print(f"  ... and {len(summary['problems']) - 50} more (see summary.json)")
     findings = summary.get("findings") or []
     if findings:
-        print(f"  FINDINGS: {len(findings)} neighbour(s) the topology does not declare (each probed as a next hop):")
+        print(f"  FINDINGS: {len(findings)} (neighbours the topology does not declare, each probed as a next hop; ARP "
+              "flux inside pods):")
         for f in findings[:20]:
             print(f"         {f['network']}: {f['ip']} {f['mac']} — {f['who']} ({f['how']})")
     for line in preflight_lines(run_dir):

@@ -212,7 +212,7 @@ def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory |
             "sweep_window": None if matrix is None or matrix.sweep_stats is None else window_record(
                 matrix.sweep_stats),
             "neighbours": {} if matrix is None else neighbours_record(matrix.neighbours),
-            "findings": [] if matrix is None else findings(matrix.neighbours),
+            "findings": [] if matrix is None else findings(matrix.neighbours) + matrix.findings,
             "listeners": [] if matrix is None else [to_jsonable(r) for r in matrix.listeners],
             "heard": [] if matrix is None else [heard_record(h, matrix) for h in matrix.heard
                                                if not h.listener.startswith("passive:")],
