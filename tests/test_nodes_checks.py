@@ -19,7 +19,7 @@ from netattest.nodes.access import (
 )
 from netattest.nodes.backend import NetnsBackend
 from netattest.nodes.facts import DhcpDaemon, LinkFacts, NodeFacts, gather, link_facts, parse_links
-from netattest.topology import load_topology
+from netattest.topology import load_topology, load_topology_text
 from netattest.topology.model import Ipam
 from tests.conftest import MACVLAN_ONLY, REPO, SEED
 
@@ -64,6 +64,32 @@ def test_labelled_nodes_carry_every_nad_of_their_label_and_the_rest_stay_off_the
         "macvlan": ("multus-test/net1", "multus-test/net1-macvlan"),
         "static": ("multus-test/net1", "multus-test/net1-macvlan")}
     assert duties.required_binaries(topology, "node3", lab=False) == {}
+
+
+DEFAULT_INTERFACE_MASTER = """
+apiVersion: netattest/v1
+kind: Topology
+name: default-interface
+networks:
+  - {name: nodes, subnet: 10.1.1.0/24, gateway: 10.1.1.1}
+nodes:
+  - {name: node1, labels: {multus: "yes"}, nics: [{name: ens3, network: nodes, address: 10.1.1.21/24}]}
+  - {name: node2, labels: {multus: "yes"}, nics: [{name: ens3, network: nodes, address: 10.1.1.22/24}]}
+attachments:
+  - {name: mv, namespace: t, network: nodes, plugin: macvlan, master: ens3,
+     ipam: {type: host-local, subnet: 10.1.1.0/24, rangeStart: 10.1.1.100, rangeEnd: 10.1.1.200}}
+pods:
+  - {name: pod1, namespace: t, nodeSelector: {kubernetes.io/hostname: node1}, networks: [{attachment: mv}]}
+expectations:
+  - {from: nodes, to: nodes, expect: reachable}
+"""
+
+
+def test_a_master_that_is_the_nodes_own_interface_puts_no_node_off_the_vlan() -> None:
+    """Regression: with the NAD on the nodes' default interface and pods pinned by hostname, node2 (whose address
+    in that network the topology declares) was flagged as 'an unwatched way into' the VLAN."""
+    topology = load_topology_text(DEFAULT_INTERFACE_MASTER, "default-interface.yaml")
+    assert duties.off_vlan(topology) == []
 
 
 def test_trunk_masters_expect_their_vlan_sub_interface_and_the_vlan_plugin_its_trunk() -> None:

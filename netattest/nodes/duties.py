@@ -143,14 +143,18 @@ def labelled_nodes(topology: Topology) -> list[str]:
 
 
 def off_vlan(topology: Topology) -> list[OffVlan]:
-    """(node, VLAN) pairs where the node carries no label of any NAD of that VLAN."""
+    """(node, VLAN) pairs where the node carries no label of any NAD of that VLAN — unless the topology itself puts
+    an address of the node in that VLAN (a master that is the node's own default interface, the usual upstream
+    setup with pods pinned by hostname): a declared address is intended, not an unwatched way in."""
     out = []
     for network in topology.networks:
         attachments = [a for a in topology.attachments if a.network == network.name]
         if not attachments:
             continue
-        masters = tuple(sorted({a.master for a in attachments}))
+        masters = tuple(sorted({a.master for a in attachments if a.master}))
         for node in topology.nodes:
+            if any(nic.network == network.name and nic.address for nic in node.nics):
+                continue
             if not any(a.network == network.name for a, _ in carried(topology, node)):
                 out.append(OffVlan(node.name, network.name, network.subnet, network.vlan, masters))
     return out
