@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from netattest.errors import AnnotationError
+from netattest.naming import ifname_problem, is_dns1123_label, is_dns1123_subdomain
 
 NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
 NETWORK_STATUS_ANNOTATION = "k8s.v1.cni.cncf.io/network-status"
@@ -38,8 +39,6 @@ _MAX_DEPTH = 32
 
 _SHORT_FORM = "[namespace/]name[@interface]"
 _ACCEPTED = f"expected {_SHORT_FORM}, comma separated, or a JSON list of objects"
-_DNS1123_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
-_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*")
 _MAC_COLON = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})*")
 _MAC_HYPHEN = re.compile(r"[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2})*")
 _MAC_DOT = re.compile(r"[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4})*")
@@ -73,12 +72,8 @@ def _go_trim(text: str) -> str:
     return text.strip(_GO_SPACE)
 
 
-def _is_label(text: str) -> bool:
-    return len(text) <= 63 and _DNS1123_LABEL.fullmatch(text) is not None
-
-
-def _is_subdomain(text: str) -> bool:
-    return len(text) <= 253 and _DNS1123_SUBDOMAIN.fullmatch(text) is not None
+_is_label = is_dns1123_label
+_is_subdomain = is_dns1123_subdomain
 
 
 def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -131,7 +126,7 @@ def _interface_problem(name: object) -> str | None:
     """
     if not isinstance(name, str):
         return f"interface {_q(name)} is not a string: expected 1-15 characters"
-    if not 1 <= len(name) <= 15 or name in (".", "..") or any(c in "/:%" or not "!" <= c <= "~" for c in name):
+    if ifname_problem(name) is not None:
         return (
             f"interface {_q(name)} is not a valid Linux interface name: expected 1-15 printable ASCII characters "
             "without '/', ':', '%' or spaces ('%' is a kernel name template)"

@@ -9,6 +9,8 @@ from typing import Any
 import yaml
 
 from netattest.manifests import nad_manifest, pod_annotations
+from netattest.naming import (DNS1123_LABEL_MAX, DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_MAX,
+                              DNS1123_SUBDOMAIN_PATTERN)
 from netattest.topology import load_topology
 from netattest.topology.model import Pod, Topology
 
@@ -52,9 +54,11 @@ NAD_SCHEMA: dict[str, Any] = {
     "properties": {
         "apiVersion": {"const": "k8s.cni.cncf.io/v1"}, "kind": {"const": "NetworkAttachmentDefinition"},
         "metadata": {"type": "object", "required": ["name", "namespace"], "properties": {
-            "name": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", "maxLength": 253},
-            "namespace": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
-            "labels": {"type": "object", "additionalProperties": {"type": "string", "maxLength": 63}}}},
+            "name": {"type": "string", "pattern": f"^{DNS1123_SUBDOMAIN_PATTERN}$",
+                     "maxLength": DNS1123_SUBDOMAIN_MAX},
+            "namespace": {"type": "string", "pattern": f"^{DNS1123_LABEL_PATTERN}$", "maxLength": DNS1123_LABEL_MAX},
+            "labels": {"type": "object", "additionalProperties": {"type": "string",
+                                                                  "maxLength": DNS1123_LABEL_MAX}}}},
         "spec": {"type": "object", "additionalProperties": False, "required": ["config"],
                  "properties": {"config": {"type": "string", "minLength": 2}}},
     },

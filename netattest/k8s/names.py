@@ -14,6 +14,8 @@ import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 
+from netattest.naming import DNS1123_LABEL_MAX, is_dns1123_label
+
 PREFIX = "netattest"
 LABEL_RUN_ID = "netattest.io/run-id"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -25,12 +27,10 @@ LABEL_NODE = "netattest.io/node"
 ANNOTATION_EXPIRES = "netattest.io/expires-at"
 ANNOTATION_CREATED_BY = "netattest.io/created-by"
 ANNOTATION_TOPOLOGY = "netattest.io/topology"
-MAX_LABEL = 63
+MAX_LABEL = DNS1123_LABEL_MAX
 DEFAULT_TTL = timedelta(hours=2)
 #: selects exactly netattest's own objects (any run)
 OWN_SELECTOR = f"{LABEL_MANAGED_BY}={MANAGED_BY},{LABEL_RUN_ID}"
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -44,7 +44,7 @@ def _shorten(text: str, limit: int) -> str:
 def run_namespace(run_id: str, namespace: str) -> str:
     """``netattest-<run-id>-<namespace>``, a DNS label of at most 63 characters."""
     name = _shorten(f"{PREFIX}-{run_id}-{namespace}", MAX_LABEL)
-    if not _DNS_LABEL.match(name):
+    if not is_dns1123_label(name):
         raise ValueError(f"cannot derive a namespace name from {namespace!r}")
     return name
 
