@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from netattest.annotations import NETWORKS_ANNOTATION, NetworkSelection, render_networks_annotation
-from netattest.topology.model import Attachment, Pod
+from netattest.topology.model import MASTER_PLUGINS, Attachment, Pod
 
 CNI_VERSION = "0.4.0"
 NAD_API_VERSION = "k8s.cni.cncf.io/v1"
@@ -18,26 +18,56 @@ NAD_API_VERSION = "k8s.cni.cncf.io/v1"
 
 def nad_cni_config(attachment: Attachment, *, plugin: str | None = None, mode: str | None = None,
                    ipam_data_dir: str | None = None) -> dict[str, Any]:
-    """The CNI config a NAD carries in ``spec.config``.
+    """The CNI config a NAD carries in ``spec.config``: one plugin, or a conflist when plugins are chained after
+    the main one (tuning, ...), as Multus accepts both.
 
     ``plugin``/``mode`` override the topology (lab drift: the lab deliberately applies a different NAD).
     ``ipam_data_dir`` keeps host-local's state inside the run directory instead of /var/lib/cni.
     """
+    main = main_plugin_config(attachment, plugin=plugin, mode=mode, ipam_data_dir=ipam_data_dir)
+    chained = ([attachment.tuning.config()] if attachment.tuning else []) + [dict(c) for c in attachment.chain]
+    if not chained:
+        return {"cniVersion": CNI_VERSION, "name": attachment.name, **main}
+    return {"cniVersion": CNI_VERSION, "name": attachment.name, "plugins": [main, *chained]}
+
+
+def main_plugin_config(attachment: Attachment, *, plugin: str | None = None, mode: str | None = None,
+                       ipam_data_dir: str | None = None) -> dict[str, Any]:
+    """The main plugin's entry (without cniVersion/name): type, its own settings, IPAM, capabilities."""
     kind = plugin or attachment.plugin
-    config: dict[str, Any] = {"cniVersion": CNI_VERSION, "name": attachment.name, "type": kind,
-                              "master": attachment.master}
+    config: dict[str, Any] = {"type": kind}
+    if kind in MASTER_PLUGINS and attachment.master:
+        config["master"] = attachment.master  # absent: the plugin takes the node's default-route interface
     chosen_mode = mode if mode is not None else attachment.mode
     if kind in ("ipvlan", "macvlan") and chosen_mode:
         config["mode"] = chosen_mode
+    if kind == "bridge" and attachment.bridge is not None:
+        bridge = attachment.bridge
+        config["bridge"] = bridge.name
+        if bridge.vlan is not None:
+            config["vlan"] = bridge.vlan
+        for key, value in (("isGateway", bridge.is_gateway), ("ipMasq", bridge.ip_masq),
+                           ("hairpinMode", bridge.hairpin)):
+            if value:
+                config[key] = True
+    if kind == "host-device" and attachment.device:
+        config["device"] = attachment.device
     if attachment.mtu:
         config["mtu"] = attachment.mtu
-    ipam: dict[str, Any] = {"type": attachment.ipam.type, **dict(attachment.ipam.config)}
-    if attachment.ipam.type == "host-local" and ipam_data_dir:
-        ipam["dataDir"] = ipam_data_dir
-    config["ipam"] = ipam
+    if attachment.ipam.type != "none":
+        ipam: dict[str, Any] = {"type": attachment.ipam.type, **dict(attachment.ipam.config)}
+        if attachment.ipam.type == "host-local" and ipam_data_dir:
+            ipam["dataDir"] = ipam_data_dir
+        config["ipam"] = ipam
     # Multus hands per-pod ips/mac from the networks annotation to plugins that declare these capabilities.
     config["capabilities"] = {"ips": True, "mac": True}
     return config
+
+
+def config_plugins(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The plugin entries of a CNI config: its ``plugins`` (a conflist) or the config itself."""
+    plugins = config.get("plugins")
+    return list(plugins) if isinstance(plugins, list) else [config]
 
 
 def runtime_config(selection: NetworkSelection) -> dict[str, Any]:
@@ -62,10 +92,9 @@ def nad_manifest(attachment: Attachment, namespace: str | None = None) -> dict[s
 def pod_selections(pod: Pod) -> list[NetworkSelection]:
     """The pod's networks annotation entries, as the topology asks for them."""
     return [
-        NetworkSelection(name=net.attachment.split("/")[-1],
-                         namespace=(net.attachment.split("/")[0] if "/" in net.attachment
-                                    else net.namespace or pod.namespace),
-                         interface=net.interface, ips=tuple(str(ip) for ip in net.ips), mac=net.mac)
+        NetworkSelection(name=net.nad(pod.namespace)[1], namespace=net.nad(pod.namespace)[0],
+                         interface=net.interface, ips=tuple(str(ip) for ip in net.ips), mac=net.mac,
+                         default_route=tuple(str(gw) for gw in net.default_route))
         for net in pod.networks
     ]
 

@@ -76,3 +76,12 @@ def ipam_gateway(config: dict[str, object]) -> str | None:
             if isinstance(first, dict) and first.get("gateway"):
                 return str(first["gateway"])
     return None
+
+
+def default_device(table: list[str]) -> str | None:
+    """The device of a routing table's default route: where a master-less macvlan/ipvlan NAD takes its children."""
+    for text in table:
+        route = parse_route(str(text))
+        if route is not None and route.dst.prefixlen == 0 and route.device:
+            return route.device
+    return None

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from ..naming import label_value_problem
 from .build_infra import InfraSection
-from .build_workloads import WorkloadSection
+from .build_nads import NadSection
+from .build_pods import PodSection
 from .lab_spec import LabSection
-from .model import Topology
+from .model import MultusConfig, Topology
 from .wording import _q
 
 
-class TopologyBuilder(LabSection, WorkloadSection, InfraSection):
+class TopologyBuilder(LabSection, PodSection, NadSection, InfraSection):
     """The whole builder: every section over one shared state (:class:`~netattest.topology.build_base.BuilderBase`)."""
 
     def build(self, sha256: str) -> Topology:
@@ -22,8 +23,12 @@ class TopologyBuilder(LabSection, WorkloadSection, InfraSection):
         networks = self.build_networks()
         nodes = self.build_nodes()
         hosts = self.build_external_hosts()
+        raw_multus = self.data.get("multus", {})
+        self.multus = MultusConfig(bool(raw_multus.get("namespaceIsolation", False)),
+                                   tuple(raw_multus.get("nonIsolatedNamespaces", ("default",))))
         attachments = self.build_attachments()
         pods = self.build_pods()
+        self.check_ipam()
         expectations = self.build_expectations()
         lab = self.build_lab()
         return Topology(
@@ -38,4 +43,5 @@ class TopologyBuilder(LabSection, WorkloadSection, InfraSection):
             expectations=expectations,
             lab=lab,
             description=self.data.get("description", ""),
+            multus=self.multus,
         )

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
 from ..naming import dns1123_fix, dns1123_problem, ifname_problem, label_key_problem, label_value_problem
-from .model import PLUGIN_MODES, Attachment, ExternalHost, Network, Node, Pod
+from .model import PLUGIN_MODES, Attachment, ExternalHost, MultusConfig, Network, Node, Pod
 from .schema_errors import line_of
 from .wording import Path, _choose, _q, format_path, make_error
 
@@ -36,6 +36,7 @@ class BuilderBase:
         self.host_names: dict[str, tuple[str, Path]] = {}  # nodes, external hosts, routers, impostors: lab hosts
         self.ips: dict[ipaddress.IPv4Address, tuple[str, Path]] = {}
         self.macs: dict[str, tuple[str, Path]] = {}
+        self.multus = MultusConfig()
 
     # -- plumbing ----------------------------------------------------------------------------------------------
 

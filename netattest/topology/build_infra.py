@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .build_base import BuilderBase
-from .model import ExternalHost, Network, Nic, Node
+from .model import ExternalHost, Network, Nic, Node, NodeBridge
 from .wording import Path, _choose, _int, _q
 
 
@@ -48,8 +48,24 @@ class InfraSection(BuilderBase):
             name = self.k8s_name(path + ("name",), raw["name"], "node name", subdomain=True)
             self.unique_host(name, path + ("name",), f"node {name}")
             labels = self.labels(path + ("labels",), raw.get("labels", {}), f"node {name} label")
-            self.nodes[name] = Node(name, labels, self.build_nics(path, name, raw["nics"]))
+            nics = self.build_nics(path, name, raw["nics"])
+            bridges = tuple(self.node_bridge(path + ("bridges", k), name, b, nics)
+                            for k, b in enumerate(raw.get("bridges", [])))
+            self.nodes[name] = Node(name, labels, nics, bridges)
         return tuple(self.nodes.values())
+
+    def node_bridge(self, path: Path, node: str, raw: dict[str, Any], nics: tuple[Nic, ...]) -> NodeBridge:
+        """A bridge the node keeps for bridge NADs; its uplink must be one of the node's access NICs."""
+        name = self.ifname(path + ("name",), raw["name"], "bridge name")
+        if any(nic.name == name for nic in nics):
+            self.fail(path + ("name",), f"node {node} already has a NIC named {name}", "give the bridge its own name")
+        uplink = raw.get("uplink")
+        if uplink is not None:
+            nic = next((n for n in nics if n.name == uplink), None)
+            if nic is None or nic.trunk or nic.parent:
+                self.fail(path + ("uplink",), f"uplink {_q(uplink)} of bridge {name} is not an access NIC of node "
+                                              f"{node}", _choose(uplink, [n.name for n in nics if n.network]))
+        return NodeBridge(name, uplink, bool(raw.get("vlanFiltering", False)))
 
     def build_nics(self, path: Path, node: str, raws: list[dict[str, Any]]) -> tuple[Nic, ...]:
         index: dict[str, int] = {}

@@ -97,7 +97,19 @@ class LabSection(BuilderBase):
             )
         removed = self.host_refs(path + ("removeExternalHosts",), raw.get("removeExternalHosts", []))
         routers = self.host_refs(path + ("dhcpDefaultRoute",), raw.get("dhcpDefaultRoute", []))
-        return Drift(nad_plugin, pod_node, pod_ips, removed, routers)
+        port_vlan = {}
+        for ref, vid in raw.get("bridgePortVlan", {}).items():
+            port_vlan[self.drift_key(path + ("bridgePortVlan", ref), ref)] = int(vid)
+        kept = tuple(self.drift_key(path + ("hostDeviceKept", k), ref)
+                     for k, ref in enumerate(raw.get("hostDeviceKept", [])))
+        dropped = tuple(self.find(path + ("dropChain", k), ref, self.attachments, "NAD").name
+                        for k, ref in enumerate(raw.get("dropChain", [])))
+        return Drift(nad_plugin, pod_node, pod_ips, removed, routers, port_vlan, kept, dropped)
+
+    def drift_key(self, path: Path, ref: str) -> str:
+        """``pod/iface`` as the lab looks it up (bare pod name)."""
+        pod, iface = self.drift_interface(path, ref)
+        return f"{pod.name}/{iface}"
 
     def drift_interface(self, path: Path, ref: str) -> tuple[Pod, str]:
         pod_ref, slash, iface = ref.rpartition("/")

@@ -16,7 +16,7 @@ from .model import PLUGIN_MODES
 
 API_VERSION = "netattest/v1"
 KIND = "Topology"
-IPAM_TYPES = ("static", "host-local", "dhcp", "whereabouts")
+IPAM_TYPES = ("static", "host-local", "dhcp", "whereabouts", "none")
 VERDICTS = ("reachable", "isolated")
 
 
@@ -40,6 +40,7 @@ def _list(items: dict[str, Any], description: str, min_items: int = 0) -> dict[s
 
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 
+_BOOL = {"type": "boolean"}
 _VLAN = {"type": "integer", "minimum": 1, "maximum": 4094, "x-what": "VLAN id", "description": "802.1Q VLAN id"}
 _MTU = {"type": "integer", "minimum": 68, "maximum": 9216, "x-what": "MTU", "description": "MTU in bytes"}
 _PLUGIN = {"type": "string", "enum": list(PLUGIN_MODES), "x-what": "CNI plugin", "description": "CNI plugin type"}
@@ -73,11 +74,22 @@ NIC = _obj(
     ("name",),
 )
 
+NODE_BRIDGE = _obj(
+    {
+        "name": _str("Linux bridge name", "br-multus"),
+        "uplink": _str("node NIC enslaved to the bridge (joins its network); omit for a node-local bridge", "ens257"),
+        "vlanFiltering": {**_BOOL, "description": "VLAN-aware bridge (the bridge plugin only turns it on for a "
+                                                  "bridge it creates itself)"},
+    },
+    ("name",),
+)
+
 NODE = _obj(
     {
         "name": _str("node name", "node1"),
         "labels": _STRING_MAP,
         "nics": _list(NIC, "node NICs", 1),
+        "bridges": _list(NODE_BRIDGE, "Linux bridges on the node that bridge NADs use"),
     },
     ("name", "nics"),
 )
@@ -110,6 +122,16 @@ IPAM = {
     "additionalProperties": True,  # passed through to the IPAM plugin
 }
 
+
+TUNING = _obj(
+    {
+        "mac": _str("MAC address the tuning plugin sets", "02:00:00:00:00:01"),
+        "promisc": {"type": "boolean", "description": "promiscuous mode on the pod's interface"},
+        "sysctl": {"type": "object", "additionalProperties": {"type": ["string", "integer"]},
+                   "description": "sysctls set in the pod, e.g. net.ipv4.conf.net1.arp_ignore: '1'"},
+    }
+)
+
 ATTACHMENT = _obj(
     {
         "name": _str("NAD name", "net1"),
@@ -117,11 +139,21 @@ ATTACHMENT = _obj(
         "network": _str("network name", "restricted"),
         "plugin": _PLUGIN,
         "mode": _MODE,
-        "master": _str("master NIC name", "ens224"),
+        "master": _str("master NIC name (omit: the node's default-route interface)", "ens224"),
         "mtu": _MTU,
         "ipam": IPAM,
+        "bridge": _str("bridge plugin: the node's bridge", "br-multus"),
+        "vlan": {**_VLAN, "description": "bridge plugin: the VLAN tag of the pod's bridge port"},
+        "isGateway": {**_BOOL, "description": "bridge plugin: the bridge holds the gateway address"},
+        "ipMasq": {**_BOOL, "description": "bridge plugin: masquerade traffic leaving the subnet"},
+        "hairpinMode": {**_BOOL, "description": "bridge plugin: hairpin on the pod's bridge port"},
+        "device": _str("host-device plugin: the node link moved into the pod", "ens257"),
+        "tuning": TUNING,
+        "chain": _list({"type": "object", "required": ["type"], "additionalProperties": True,
+                        "properties": {"type": {"type": "string", "minLength": 1}}},
+                       "meta plugins chained after the main one (a conflist), as CNI configs"),
     },
-    ("name", "namespace", "network", "plugin", "master", "ipam"),
+    ("name", "namespace", "network", "plugin"),
 )
 
 POD_NETWORK = _obj(
@@ -131,6 +163,8 @@ POD_NETWORK = _obj(
         "ips": _list(_str("IPv4 interface address"), "static addresses"),
         "mac": _str("MAC address", "02:00:00:00:00:01"),
         "namespace": _str("namespace of the NAD", "multus-test"),
+        "defaultRoute": _list(_str("IPv4 gateway", "192.168.112.254"),
+                              "Multus default-route: the pod's default route goes via this gateway on this interface"),
     },
     ("attachment",),
 )
@@ -141,8 +175,19 @@ POD = _obj(
         "namespace": _str("namespace", "multus-test"),
         "nodeSelector": _STRING_MAP,
         "networks": _list(POD_NETWORK, "secondary networks"),
+        "expect": {"type": "string", "enum": ["attachFails"], "x-what": "pod expectation",
+                   "description": "attachFails: the pod's networks must fail to attach (with reason)"},
+        "reason": _str("text the attach failure must contain (the plugin's or Multus's message)",
+                       "expected to be in CIDR notation"),
     },
     ("name", "namespace"),
+)
+
+MULTUS = _obj(
+    {
+        "namespaceIsolation": {**_BOOL, "description": "pods may only use NADs of their own namespace"},
+        "nonIsolatedNamespaces": _list(_str("namespace", "default"), "namespaces any pod may use NADs from"),
+    }
 )
 
 EXPECTATION = _obj(
@@ -205,6 +250,11 @@ DRIFT = _obj(
         "podIps": {"type": "object", "additionalProperties": _list(_str("IPv4 interface address"), "addresses")},
         "removeExternalHosts": _list(_str("external host name"), "hosts to leave out"),
         "dhcpDefaultRoute": _list(_str("external host name"), "DHCP servers that hand out a default route anyway"),
+        "bridgePortVlan": {"type": "object", "additionalProperties": _VLAN,
+                           "description": "'pod/iface': the VLAN its bridge port is re-tagged to after CNI ADD"},
+        "hostDeviceKept": _list(_str("pod/iface", "pod-a/net1"),
+                                "host-device interfaces renamed in the pod, so CNI DEL cannot return them"),
+        "dropChain": _list(_str("NAD name", "net1"), "NADs applied without their chained plugins"),
     }
 )
 
@@ -238,6 +288,7 @@ TOPOLOGY_SCHEMA: dict[str, Any] = {
             "attachments": _list(ATTACHMENT, "NetworkAttachmentDefinitions"),
             "pods": _list(POD, "pods"),
             "expectations": _list(EXPECTATION, "reachability expectations"),
+            "multus": MULTUS,
             "lab": LAB,
         },
         ("apiVersion", "kind", "name", "networks", "nodes"),

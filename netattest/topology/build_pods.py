@@ -1,6 +1,10 @@
-"""What runs on the wires: NetworkAttachmentDefinitions, pods with their networks annotation and nodeSelector, and
-the expectations between networks. Each NAD must be usable where its pods can land (master present and wired to the
-NAD's network); each pod's addresses must fit its NAD's IPAM."""
+"""Pods with their nodeSelector and networks annotation, and the expectations between networks.
+
+A pod's networks are checked the way Multus and the plugins will treat them: the NAD exists (or the pod expects its
+attachment to fail), Multus's namespace isolation, addresses inside the VLAN and fitting the NAD's IPAM, at most one
+``default-route``, and a node to land on where the NAD's master (or device, or bridge uplink) is wired to the NAD's
+network. A pod with ``expect: attachFails`` skips what would make its failure impossible to express.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from .build_base import BuilderBase
-from .model import HOSTNAME_LABEL, Attachment, Expectation, Ipam, Nic, Node, Pod, PodNetwork
-from .wording import Path, _choose, _did_you_mean, _int, _listing, _q
+from .model import HOSTNAME_LABEL, MASTER_PLUGINS, Attachment, Expectation, Nic, Node, Pod, PodNetwork
+from .wording import Path, _choose, _listing
 
 
 def _master_fits(nic: Nic, attachment: Attachment) -> bool:
@@ -19,48 +23,7 @@ def _master_fits(nic: Nic, attachment: Attachment) -> bool:
     return nic.network == attachment.network
 
 
-
-class WorkloadSection(BuilderBase):
-    def build_attachments(self) -> tuple[Attachment, ...]:
-        for path, raw in self.items("attachments"):
-            name = self.k8s_name(path + ("name",), raw["name"], "NAD name")
-            namespace = self.k8s_name(path + ("namespace",), raw["namespace"], "namespace")
-            if (namespace, name) in self.attachments:
-                first = next(
-                    p for p, r in self.items("attachments") if (r["namespace"], r["name"]) == (namespace, name)
-                )
-                self.fail(
-                    path + ("name",),
-                    f"duplicate NAD {namespace}/{name} (first at {self.at(first)})",
-                    "rename one, or put it in another namespace",
-                )
-            network = self.network_ref(path + ("network",), raw["network"])
-            plugin = raw["plugin"]
-            mode = self.mode(path, plugin, raw.get("mode"))
-            if plugin == "vlan" and network.vlan is None:
-                self.fail(
-                    path + ("network",),
-                    f"the vlan plugin tags frames with the network's VLAN id, but network {network.name} has none",
-                    f"give network {network.name} a vlan, or use ipvlan or macvlan",
-                )
-            master = self.ifname(path + ("master",), raw["master"], "master NIC")
-            if not any(node.nic(master) for node in self.nodes.values()):
-                nics = sorted({nic.name for node in self.nodes.values() for nic in node.nics})
-                self.fail(
-                    path + ("master",),
-                    f"master NIC {_q(master)} of NAD {namespace}/{name} exists on no node",
-                    f"set master to a NIC the nodes have: {_listing(nics)}{_did_you_mean(master, nics)}; "
-                    f"or add {master} to the nodes",
-                )
-            ipam_raw = raw["ipam"]
-            ipam = Ipam(ipam_raw["type"], {k: v for k, v in ipam_raw.items() if k != "type"})
-            mtu = _int(raw.get("mtu"))
-            attachment = Attachment(name, namespace, network.name, plugin, mode, master, ipam, mtu)
-            self.attachments[(namespace, name)] = attachment
-        return tuple(self.attachments.values())
-
-    # -- pods --------------------------------------------------------------------------------------------------
-
+class PodSection(BuilderBase):
     def build_pods(self) -> tuple[Pod, ...]:
         for path, raw in self.items("pods"):
             name = self.k8s_name(path + ("name",), raw["name"], "pod name")
@@ -74,16 +37,38 @@ class WorkloadSection(BuilderBase):
             selector = self.labels(
                 path + ("nodeSelector",), raw.get("nodeSelector", {}), f"pod {key} nodeSelector"
             )
+            fails = self.attach_fails(path, raw, key)
             candidates = self.nodes_matching(selector)
             if not candidates:
                 self.no_node(path, key, selector)
             interfaces: dict[str, Path] = {}
             networks = tuple(
-                self.pod_network(path + ("networks", j), j, key, namespace, net, candidates, interfaces)
+                self.pod_network(path + ("networks", j), j, key, namespace, net, candidates, interfaces, fails)
                 for j, net in enumerate(raw.get("networks", []))
             )
-            self.pods[(namespace, name)] = Pod(name, namespace, selector, networks)
+            if not fails:
+                routes = [(j, n) for j, n in enumerate(networks) if n.default_route]
+                if len(routes) > 1 or any(len(n.default_route) > 1 for _, n in routes):
+                    self.fail(path + ("networks", routes[-1][0], "defaultRoute"),
+                              f"pod {key} asks for more than one default-route gateway: Multus refuses it "
+                              "('multus does not support ECMP for default-route')",
+                              "keep one, or expect: attachFails to test the refusal")
+            self.pods[(namespace, name)] = Pod(name, namespace, selector, networks, fails)
         return tuple(self.pods.values())
+
+    def attach_fails(self, path: Path, raw: dict[str, Any], key: str) -> str | None:
+        if "expect" not in raw:
+            if "reason" in raw:
+                self.fail(path + ("reason",), f"pod {key} has a reason but no expectation",
+                          "add expect: attachFails, or remove reason")
+            return None
+        if "reason" not in raw:
+            self.fail(path + ("reason",), f"pod {key} expects its attachment to fail, but says not why",
+                      "add reason: <text of the plugin's or Multus's message>, e.g. 'CIDR notation'")
+        if not raw.get("networks"):
+            self.fail(path + ("networks",), f"pod {key} expects its attachment to fail but requests no network",
+                      "give it the network entry that must fail")
+        return str(raw["reason"])
 
     def nodes_matching(self, selector: Mapping[str, str]) -> tuple[Node, ...]:
         """The model's nodeSelector semantics (implicit hostname label included), before the Topology exists."""
@@ -114,6 +99,7 @@ class WorkloadSection(BuilderBase):
             "label one node with all of them, or drop a selector entry",
         )
 
+
     def pod_network(
         self,
         path: Path,
@@ -123,19 +109,24 @@ class WorkloadSection(BuilderBase):
         raw: dict[str, Any],
         candidates: tuple[Node, ...],
         interfaces: dict[str, Path],
+        fails: str | None,
     ) -> PodNetwork:
-        attachment, namespace = self.attachment_ref(path, raw, pod_namespace)
         iface = self.pod_interface(path, index, pod, raw, interfaces)
+        attachment, namespace, name = self.attachment_ref(path, raw, pod_namespace, fails)
+        if attachment is None:  # a missing NAD, on purpose: the pod expects its attachment to fail
+            return PodNetwork(name, iface, (), None, namespace)
+        self.namespace_isolation(path, pod, pod_namespace, attachment, fails)
         network = self.networks[attachment.network]
         ips = tuple(self.interface(path + ("ips", k), v, network) for k, v in enumerate(raw.get("ips", [])))
         for k, ip in enumerate(ips):
             self.claim_ip(ip.ip, f"pod {pod} {iface}", path + ("ips", k))
         ipam = attachment.ipam.type
-        if ipam == "static" and not ips:
+        if ipam == "static" and not ips and not attachment.ipam.config.get("addresses") and not fails:
             self.fail(
                 path,
-                f"NAD {attachment.key} uses static IPAM, so pod {pod} must list its address for {iface}",
-                f"add ips: [<address in {network.subnet}>] to this network entry",
+                f"NAD {attachment.key} uses static IPAM without addresses, so pod {pod} must list its address "
+                f"for {iface}",
+                f"add ips: [<address in {network.subnet}>] to this network entry, or addresses to the NAD's ipam",
             )
         if ipam == "dhcp" and ips:
             self.fail(
@@ -150,12 +141,17 @@ class WorkloadSection(BuilderBase):
                     "remove mac, or use a macvlan NAD",
                 )
             mac = self.mac(path + ("mac",), raw["mac"], f"pod {pod} {iface}")
-        self.check_landing(path, pod, attachment, candidates)
-        return PodNetwork(attachment.name, iface, ips, mac, namespace)
+        gateways = tuple(self.address(path + ("defaultRoute", k), v, network)
+                         for k, v in enumerate(raw.get("defaultRoute", [])))
+        if not fails:
+            self.check_landing(path, pod, attachment, candidates)
+        return PodNetwork(attachment.name, iface, ips, mac, namespace, gateways)
 
-    def attachment_ref(self, path: Path, raw: dict[str, Any], pod_namespace: str) -> tuple[Attachment, str | None]:
-        """Resolve ``attachment`` (name or ns/name) plus optional ``namespace``; returns the NAD and the explicit
-        namespace (None when the pod's own applies), normalised so the name never contains '/'."""
+    def attachment_ref(self, path: Path, raw: dict[str, Any], pod_namespace: str,
+                       fails: str | None) -> tuple[Attachment | None, str | None, str]:
+        """Resolve ``attachment`` (name or ns/name) plus optional ``namespace``; returns the NAD (None when it does
+        not exist and the pod expects that), the explicit namespace (None when the pod's own applies) and the
+        name, normalised so it never contains '/'."""
         ref, namespace = raw["attachment"], raw.get("namespace")
         name = ref
         if "/" in ref:
@@ -172,14 +168,29 @@ class WorkloadSection(BuilderBase):
         self.k8s_name(path + ("attachment",), name, "attachment name")
         target = namespace or pod_namespace
         if (target, name) not in self.attachments:
+            if fails:
+                return None, namespace, name
             known = [a.name for a in self.attachments.values() if a.namespace == target]
             elsewhere = [a.key for a in self.attachments.values() if a.name == name]
             if elsewhere:
                 fix = f"write attachment: {elsewhere[0]} (NADs are per namespace), or define {name} in {target}"
             else:
                 fix = f"define it under attachments, or {_choose(name, known)}" if known else "define it first"
-            self.fail(path + ("attachment",), f"attachment {target}/{name} not found", fix)
-        return self.attachments[(target, name)], namespace
+            self.fail(path + ("attachment",), f"attachment {target}/{name} not found", fix + "; or expect: "
+                                                                                         "attachFails")
+        return self.attachments[(target, name)], namespace, name
+
+    def namespace_isolation(self, path: Path, pod: str, pod_namespace: str, attachment: Attachment,
+                            fails: str | None) -> None:
+        multus = self.multus
+        if (fails or not multus.namespace_isolation or attachment.namespace == pod_namespace
+                or attachment.namespace in multus.non_isolated_namespaces):
+            return
+        self.fail(path + ("attachment",),
+                  f"pod {pod} uses NAD {attachment.key} from another namespace, which Multus's namespaceIsolation "
+                  "refuses ('namespace isolation enabled, annotation violates permission')",
+                  f"define the NAD in {pod_namespace}, list {attachment.namespace} in multus.nonIsolatedNamespaces, "
+                  "or expect: attachFails to test the refusal")
 
     def pod_interface(
         self, path: Path, index: int, pod: str, raw: dict[str, Any], interfaces: dict[str, Path]
@@ -201,25 +212,57 @@ class WorkloadSection(BuilderBase):
         interfaces[iface] = path
         return iface
 
+
     def check_landing(self, path: Path, pod: str, attachment: Attachment, candidates: tuple[Node, ...]) -> None:
-        """A pod can only attach on a node that has the NAD's master, wired to the NAD's network."""
-        master = attachment.master
-        holders = [n for n in candidates if n.nic(master)]
+        """A pod can only attach on a node where the NAD's master (or device, or bridge uplink) is wired to the
+        NAD's network; a master-less NAD uses each node's default-route interface."""
+        if attachment.plugin == "bridge":
+            self.check_bridge(path, pod, attachment, candidates)
+            return
+        link = attachment.device if attachment.plugin == "host-device" else attachment.master
+        what = "device" if attachment.plugin == "host-device" else "master"
+        if link is None:  # the node's default-route interface
+            resolved = [(n, attachment.master_on(n, self.networks)) for n in candidates]
+            found = [(n, m) for n, m in resolved if m is not None]
+            if not found:
+                self.fail(path + ("attachment",),
+                          f"pod {pod} uses NAD {attachment.key}, which has no master, so the plugin takes the node's "
+                          f"default-route interface, but no node its nodeSelector matches "
+                          f"({_listing(n.name for n in candidates)}) has one (a NIC with an address in a network "
+                          "with a gateway)",
+                          "set the NAD's master, or give the nodes an address in a network with a gateway")
+            for node, master in found:
+                self.check_master_nic(path, pod, attachment, node, master)  # type: ignore[arg-type]
+            return
+        holders = [n for n in candidates if n.nic(link)]
         if not holders:
-            having = [n.name for n in self.nodes.values() if n.nic(master)]
+            having = [n.name for n in self.nodes.values() if n.nic(link)]
             matched = _listing(n.name for n in candidates)
             self.fail(
                 path + ("attachment",),
-                f"pod {pod} uses NAD {attachment.key} whose master {master} is absent on every node its "
-                f"nodeSelector matches ({matched}); {master} exists on {_listing(having)}",
+                f"pod {pod} uses NAD {attachment.key} whose {what} {link} is absent on every node its "
+                f"nodeSelector matches ({matched}); {link} exists on {_listing(having)}",
                 f"change the pod's nodeSelector or label one of {_listing(having)} to match it, "
-                f"or set the NAD's master to a NIC of {matched}",
+                f"or set the NAD's {what} to a NIC of {matched}",
             )
         for node in holders:
-            self.check_master_nic(path, pod, attachment, node)
+            self.check_master_nic(path, pod, attachment, node, link)
 
-    def check_master_nic(self, path: Path, pod: str, attachment: Attachment, node: Node) -> None:
-        nic = node.nic(attachment.master)
+    def check_bridge(self, path: Path, pod: str, attachment: Attachment, candidates: tuple[Node, ...]) -> None:
+        """A declared node bridge with an uplink must have it wired to the NAD's network (a bridge the node does
+        not declare is created by the plugin: node-local)."""
+        assert attachment.bridge is not None
+        for node in candidates:
+            bridge = node.bridge(attachment.bridge.name)
+            nic = node.nic(bridge.uplink) if bridge and bridge.uplink else None
+            if nic is not None and nic.network != attachment.network:
+                self.fail(path + ("attachment",),
+                          f"pod {pod} can land on node {node.name}, whose bridge {bridge.name} has uplink "  # type: ignore[union-attr]
+                          f"{nic.name} in network {nic.network}, but NAD {attachment.key} is on {attachment.network}",
+                          "wire the uplink to the NAD's network, or narrow the pod's nodeSelector")
+
+    def check_master_nic(self, path: Path, pod: str, attachment: Attachment, node: Node, link: str) -> None:
+        nic = node.nic(link)
         if nic is None:
             return
         if attachment.plugin == "vlan":
@@ -229,19 +272,21 @@ class WorkloadSection(BuilderBase):
         if not _master_fits(nic, attachment):
             wiring = f"a trunk carrying {', '.join(nic.trunk)}" if nic.trunk else f"in network {nic.network}"
             fitting = [n.name for n in node.nics if _master_fits(n, attachment)]
+            role = "master" if attachment.plugin in MASTER_PLUGINS else "device"
             use = (
-                f"set the NAD's master to {' or '.join(fitting)}" if fitting else f"wire {nic.name} on {node.name}"
+                f"set the NAD's {role} to {' or '.join(fitting)}" if fitting else f"wire {nic.name} on {node.name}"
             )
             self.fail(
                 path + ("attachment",),
-                f"pod {pod} can land on node {node.name}, where master {nic.name} of NAD {attachment.key} is "
+                f"pod {pod} can land on node {node.name}, where {role} {nic.name} of NAD {attachment.key} is "
                 f"{wiring}, but the {attachment.plugin} NAD needs {need}",
                 f"{use}, or narrow the pod's nodeSelector",
             )
         if attachment.mtu is not None and attachment.mtu > nic.mtu:
+            role = "master" if attachment.plugin in MASTER_PLUGINS else "device"
             self.fail(
                 path + ("attachment",),
-                f"NAD {attachment.key} has mtu {attachment.mtu}, more than master {nic.name}'s "
+                f"NAD {attachment.key} has mtu {attachment.mtu}, more than {role} {nic.name}'s "
                 f"{nic.mtu} on node {node.name}",
                 f"lower the NAD's mtu to at most {nic.mtu}, or raise the NIC's mtu",
             )
