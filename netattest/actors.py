@@ -43,7 +43,7 @@ class Actors:
             return
         for pod in inventory.pods:
             for iface in pod.interfaces.values():
-                if iface.kind in ("ipvlan", "macvlan", "vlan"):
+                if iface.name not in ("lo", "eth0") and iface.mac:  # every secondary interface, whatever its kind
                     self._add(Actor("pod", f"pod {pod.label} {iface.name}", iface.mac, iface.ips, pod=pod.key))
         for node in inventory.nodes:
             for nic in node.nics.values():

@@ -25,6 +25,8 @@ class InterfaceView:
     mtu: int
     up: bool
     mode: str = ""  # ipvlan/macvlan mode as the kernel reports it
+    promisc: bool = False  # IFF_PROMISC: the tuning plugin's promisc, macvlan passthru's master
+    peer_index: int = 0  # IFLA_LINK: a veth's peer (its ifindex in the peer's namespace), how a port is found
 
     @cached_property  # frozen; resolving a large matrix asks for it tens of thousands of times
     def ips(self) -> tuple[str, ...]:
@@ -41,9 +43,57 @@ class PodAttachment:
     applied_mode: str
     interface: str  # requested interface name inside the pod
     requested_ips: tuple[str, ...]
-    master: str
+    master: str | None  # the master NIC the plugin used (the node's default-route interface when the NAD has none)
     master_mac: str | None  # the node's master NIC MAC, observed on the node
     error: str | None = None  # why the attachment failed (CNI error, pod not scheduled, ...)
+    host_port: str | None = None  # bridge plugin: the pod's port on the node bridge (the veth's host side)
+    round_trip: DeviceRoundTrip | None = None  # host-device: what CNI DEL gave back to the node (lab only)
+
+
+@dataclass(frozen=True)
+class DeviceRoundTrip:
+    """A host-device attachment taken down and up again: whether CNI DEL put the node's link back, as the node
+    shows it afterwards. Observed once at deploy (ADD, DEL, look, ADD), because a pod that releases its device
+    on restart is half of what host-device promises."""
+
+    device: str
+    mac_before: str  # the device on the node before the first ADD
+    returned: bool  # the node has a link of that name again after DEL
+    mac_after: str = ""
+    up_after: bool = False
+    left_in_pod: tuple[str, ...] = ()  # pod links still there after DEL (a device DEL could not find)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class BridgeVlan:
+    vid: int
+    pvid: bool
+    untagged: bool
+
+
+@dataclass(frozen=True)
+class BridgePort:
+    """A port of a node bridge as the node reports it (``bridge -d vlan show``): its bridge, VLAN entries and
+    hairpin mode; a pod's port is the one whose index is the pod veth's peer."""
+
+    name: str
+    index: int
+    bridge: str
+    vlans: tuple[BridgeVlan, ...] = ()
+    hairpin: bool = False
+    vlan_filtering: bool = False  # of its bridge: without it, VLAN entries are kept but never enforced
+
+    @property
+    def pvid(self) -> int | None:
+        return next((v.vid for v in self.vlans if v.pvid), None)
+
+    @classmethod
+    def from_wire(cls, data: dict[str, object]) -> BridgePort:
+        vlans = tuple(BridgeVlan(int(v["vid"]), bool(v["pvid"]), bool(v["untagged"]))  # type: ignore[index]
+                      for v in data.get("vlans") or [])  # type: ignore[attr-defined]
+        return cls(str(data["name"]), int(data["index"]), str(data["bridge"]), vlans,  # type: ignore[call-overload]
+                   bool(data.get("hairpin")), bool(data.get("vlan_filtering")))
 
 
 @dataclass
@@ -59,6 +109,7 @@ class PodView:
     netns: str | None = None  # lab only: where probes of this pod are sent from
     manifest: dict[str, object] = field(default_factory=dict)
     routes: list[str] = field(default_factory=list)  # IPv4 routes inside the pod, "default via 1.2.3.4 dev net1"
+    sysctls: dict[str, str] = field(default_factory=dict)  # the tuning sysctls its NADs set, as read in the pod
 
     @property
     def key(self) -> str:
@@ -75,6 +126,11 @@ class NodeView:
     labels: dict[str, str]
     nics: dict[str, InterfaceView]
     netns: str | None = None
+    bridge_ports: list[BridgePort] = field(default_factory=list)  # read when a NAD uses the bridge plugin
+
+    def port_of(self, iface: InterfaceView) -> BridgePort | None:
+        """The bridge port a pod's veth is plugged into (the veth's peer index), or None."""
+        return next((p for p in self.bridge_ports if iface.peer_index and p.index == iface.peer_index), None)
 
 
 @dataclass

@@ -95,6 +95,9 @@ def judge_silent_l2(check: Check, results: list[ProbeResult], twin: ProbeResult 
     if stats.kernel_drops:
         return "broken", f"the kernel dropped {stats.kernel_drops} frames in the probe window: silence proves nothing"
     heard = [r for r in results if r.answers]
+    reused = _reused_elsewhere(check, heard, target, actors)
+    if reused:
+        heard = []
     if heard:
         reason = f"isolation broken: {_l2_answer_reason(check, heard[0], target, actors)}"
         if check.known_behaviour:
@@ -108,13 +111,33 @@ def judge_silent_l2(check: Check, results: list[ProbeResult], twin: ProbeResult 
               f"answered the same socket in {twin.answers[0].rtt_ms:.1f} ms")
     if check.known_behaviour:
         reason += f" (known behaviour: {check.known_behaviour})"
+    if reused:
+        reason += f"; {reused}"
     return "passed", reason
+
+
+def _reused_elsewhere(check: Check, heard: list[ProbeResult], target: Resolved, actors: Actors) -> str:
+    """Across node-local segments (known silence) an address may be reused: a pod on the source's own segment that
+    holds the same address answers for itself, which is not the target answering. Said, never hidden."""
+    if not check.known_behaviour or not heard:
+        return ""
+    answers = [a for r in heard for a in r.answers]
+    if any(a.mac == target.mac for a in answers):
+        return ""
+    holders = [actors.holder(a.ip, a.mac) for a in answers]
+    if not all(h is not None and h.kind == "pod" for h in holders):
+        return ""
+    names = ", ".join(sorted({h.label for h in holders if h}))
+    return (f"{target.ip} is also held by {names} on {check.source.label}'s own segment, which answered for "
+            "itself (the address is reused on another segment, e.g. per-node host-local pools): not a path to "
+            f"{target.label}")
 
 
 def twin_problem(check: Check, twin: ProbeResult | None) -> str:
     if twin is None:
         return (f"no sanity twin for {check.source.label}: network {check.source.network} has no host or pod that "
-                "must answer, so silence proves nothing. Fix: add an external host")
+                "must answer it, so silence proves nothing. Fix: add an external host, or another pod on the same "
+                "segment (node)")
     if not twin.answers:
         return (f"sanity twin got no answer: {check.source.label} heard nothing from {twin.probe.target_ip}, which "
                 f"must answer in its own VLAN {check.source.network}, from the same socket; the probe may be deaf, "
@@ -139,7 +162,8 @@ def judge_isolated_paths(check: Check, arp: ProbeResult | None, twin: ProbeResul
     """Isolation across VLANs: L2, L3 through every next hop, and what the target side heard."""
     if stats.kernel_drops:
         return "broken", f"the kernel dropped {stats.kernel_drops} frames in the probe window: silence proves nothing"
-    if arp is not None and arp.answers:
+    sibling = _sibling_answer(check, arp, target, actors)
+    if arp is not None and arp.answers and not sibling:
         return "failed", f"isolation broken at L2: {_l2_answer_reason(check, arp, target, actors)}"
     leaks = _l3_leaks(check, paths, target, subnet, actors)
     if leaks:
@@ -167,7 +191,26 @@ def judge_isolated_paths(check: Check, arp: ProbeResult | None, twin: ProbeResul
                           f"to nobody, and no listener proven by a canary watches {check.target.network} "
                           f"({evidence.unwatched or 'none could be placed'}), so silence proves nothing. Fix: attach a "
                           f"probe pod to {check.target.network}, or declare a host there")
-    return "passed", _silence_reason(check, target, paths, l3_twins, twin, evidence, census)
+    reason = _silence_reason(check, target, paths, l3_twins, twin, evidence, census)
+    return "passed", (reason.replace("silent: no ARP answer", f"{sibling}; otherwise silent: no ARP answer", 1)
+                      if sibling else reason)
+
+
+def _sibling_answer(check: Check, arp: ProbeResult | None, target: Resolved, actors: Actors) -> str:
+    """The target pod's own interface on the source VLAN answered ARP for the target's address (ARP flux in a
+    dual-homed pod): that reaches the pod, which the source VLAN holds anyway, not the target VLAN. Said in the
+    reason; whether the pod forwards is what the probes through it as a next hop decide."""
+    if arp is None or not arp.answers or check.target.kind != "pod":
+        return ""
+    siblings = set()
+    for answer in arp.answers:
+        owners = [a for a in actors.by_mac.get(answer.mac, ()) if a.kind == "pod" and a.pod == check.target.name]
+        if not owners or answer.mac == target.mac:
+            return ""
+        siblings.add(owners[0].label)
+    return (f"{target.ip} was answered by {', '.join(sorted(siblings))}, {check.target.label}'s own interface on "
+            f"{check.source.network} (ARP flux in a dual-homed pod: the pod, not {check.target.network}; IP probes "
+            "through that interface reach the pod itself)")
 
 
 def _l3_leaks(check: Check, paths: list[PathTried], target: Resolved, subnet: IPv4Network,
@@ -176,10 +219,15 @@ def _l3_leaks(check: Check, paths: list[PathTried], target: Resolved, subnet: IP
     leaks = []
     for path in paths:
         by_answerer: dict[tuple[str, int], list[str]] = {}
+        # the target pod's own interface as the next hop: answering for its own address is the pod, not a route
+        own_pod = check.target.kind == "pod" and any(
+            a.pod == check.target.name for a in actors.by_mac.get(path.hop_mac, ()))
         for result in path.results:
             for a in result.answers:
                 if a.ip != path.target_ip and IPv4Address(a.ip) not in subnet:
                     continue  # an error from the hop itself, or from elsewhere: not the target VLAN answering
+                if own_pod and a.ip == target.ip:
+                    continue
                 by_answerer.setdefault((a.ip, a.ttl), []).append(f"{WHAT[result.probe.kind]} ({_answer_text(a)})")
         for (ip, ttl), answered in by_answerer.items():
             who = target.label if ip == target.ip else (actors.address_of(ip) or ip)

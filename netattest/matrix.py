@@ -33,6 +33,8 @@ class Subject:
     attachment: Attachment | None = None  # pods only
     address: str | None = None  # the address the topology gives (hosts and node NICs), for sanity twins
     many: bool = False  # pods: the pod has several secondary interfaces, so its label names this one
+    master: str | None = None  # pods: the NIC its plugin hangs it off on its node (NAD's, or default-route NIC)
+    local_bridge: bool = False  # pods: on a node bridge without uplink (only pods of the same node share it)
 
     @cached_property  # frozen, and asked for hundreds of thousands of times by a 200-pod matrix
     def label(self) -> str:
@@ -46,6 +48,12 @@ class Subject:
         if self.kind == "network":
             return f"no-pod-on-{self.network}"
         return self.name
+
+    @property
+    def interface_id(self) -> str:
+        """``nad:pod@node:iface``: a pod interface's test id (the label of a many-interface pod names it already)."""
+        label = self.label if self.many else f"{self.label}:{self.iface}"
+        return f"{self.attachment.name}:{label}" if self.attachment else label
 
 
 @dataclass(frozen=True)
@@ -78,16 +86,24 @@ class Check:
 
 
 def pod_subjects(topology: Topology) -> list[Subject]:
-    """Every secondary interface of every pod, with the node the pod is expected on."""
+    """Every secondary interface of every pod, with the node the pod is expected on. A pod that expects its
+    attachment to fail has none: it is checked by the attachment suite, never probed."""
     placement = schedule(topology, honour_drift=False)
+    networks = topology.networks_by_name()
+    nodes = {n.name: n for n in topology.nodes}
     subjects = []
     for pod in topology.pods:
+        if pod.attach_fails:
+            continue
+        node = nodes.get(placement[pod.key] or "")
         for net in pod.networks:
-            namespace, name = (net.attachment.split("/", 1) if "/" in net.attachment
-                               else (net.namespace or pod.namespace, net.attachment))
-            attachment = topology.attachment(namespace, name)
+            attachment = topology.nad_of(pod, net)
+            assert attachment is not None, "the loader refuses a missing NAD unless the pod expects to fail"
+            master = attachment.master_on(node, networks) if node else attachment.master
+            local = (attachment.bridge is not None and node is not None
+                     and not (node.bridge(attachment.bridge.name) and node.bridge(attachment.bridge.name).uplink))  # type: ignore[union-attr]
             subjects.append(Subject("pod", pod.key, net.interface, attachment.network, placement[pod.key],
-                                    attachment, many=len(pod.networks) > 1))
+                                    attachment, many=len(pod.networks) > 1, master=master, local_bridge=local))
     return subjects
 
 
@@ -141,11 +157,17 @@ def known_behaviour(source: Subject, target: Subject) -> str | None:
         return None
     if l3_only(target):
         return L3_TARGET.format(mode=target.attachment.mode)  # type: ignore[union-attr]
-    if target.kind == "node" and target.node == source.node and target.iface == att.master:
-        return (f"a {att.plugin} child cannot reach its own master {att.master} on the same node: the kernel "
+    if (source.local_bridge or target.local_bridge) and target.node != source.node:
+        bridge = att.bridge.name if att.bridge else (target.attachment.bridge.name  # type: ignore[union-attr]
+                                                     if target.attachment and target.attachment.bridge else "?")
+        return (f"bridge {bridge} has no uplink on {source.node if source.local_bridge else target.node}: it is "
+                "local to its node, so pods and hosts elsewhere share no L2 segment with it (by design)")
+    master = source.master
+    if master and target.kind == "node" and target.node == source.node and target.iface == master:
+        return (f"a {att.plugin} child cannot reach its own master {master} on the same node: the kernel "
                 "does not loop frames between master and children (by design, not a fault)")
-    same_master = (target.kind == "pod" and target.node == source.node and target.attachment is not None
-                   and target.attachment.master == att.master)
+    same_master = (target.kind == "pod" and target.node == source.node and master is not None
+                   and target.master == master)
     if same_master and att.plugin == "macvlan" and att.mode == "private":
         return "macvlan private mode drops traffic between children of one master (by design)"
     if same_master and att.plugin == "macvlan" and att.mode == "vepa":

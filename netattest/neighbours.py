@@ -192,6 +192,9 @@ def classify(ip: str, mac: str, actors: Actors, gateway: str) -> tuple[Neighbour
     if owner is not None and owner.kind in ("router", "impostor"):
         claim = f", answering for {ip}" + (f", the address of {rightful}" if rightful else "")
         return owner.kind, owner.label + claim  # type: ignore[return-value]
+    siblings = [a for a in actors.by_ip.get(ip, ()) if owner is not None and owner.pod and a.pod == owner.pod]
+    if owner is not None and siblings:  # reported once, as ARP flux inside the pod, by the checks that see it
+        return "pod", f"{owner.label} answering for {ip}, its sibling {siblings[0].label}'s address (ARP flux)"
     if owner is not None:
         return "unknown", (f"{owner.label} answering for {ip}, which is not its address"
                            + (f" ({rightful}'s)" if rightful else ""))

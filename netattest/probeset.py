@@ -154,8 +154,8 @@ class ProbeSet:
         """IP probes through every next hop, from one representative per (node, VLAN, master)."""
         representative: dict[tuple[object, ...], tuple[Subject, Endpoint]] = {}
         for check in checks:
-            group = (check.source.node, check.source.network,
-                     check.source.attachment.master if check.source.attachment else check.source.iface)
+            group = (check.source.node, check.source.network, check.source.master or check.source.name,
+                     check.source.iface if check.source.master is None else "")
             if group not in representative and not l3_only(check.source):
                 representative[group] = (check.source, self.resolved[check.id][2])
             if group not in representative:
@@ -191,7 +191,26 @@ class ProbeSet:
                     and host.interface.mac not in hops and host.interface.mac != endpoint.mac:
                 hops[host.interface.mac] = Hop(host.interface.mac, host.interface.ips[0],
                                                f"host {host.name} (declared; the sweep did not hear it)")
+        for hop in self._dual_homed(network, endpoint):
+            hops.setdefault(hop.mac, hop)
         return list(hops.values())
+
+    def _dual_homed(self, network: str, endpoint: Endpoint) -> list[Hop]:
+        """Pods with interfaces on ``network`` and on another VLAN: one with ip_forward on (the tuning plugin can
+        set it) is a router between them, so its interface here is a next hop like any neighbour's."""
+        hops = []
+        for pod in self.resolver.inventory.pods:
+            networks = {a.network for a in pod.attachments if not a.error}
+            if len(networks) < 2 or network not in networks or pod.netns == endpoint.netns:
+                continue
+            for att in pod.attachments:
+                iface = pod.interfaces.get(att.interface)
+                if att.network == network and iface is not None and iface.ips and iface.mac:
+                    others = ", ".join(sorted(networks - {network}))
+                    hops.append(Hop(iface.mac, iface.ips[0], f"pod {pod.label} {iface.name} (also on {others}: "
+                                                             "forwards if its ip_forward is on)"))
+                    break
+        return hops
 
     def _plan_twins(self, checks: Sequence[Check]) -> None:
         """One ARP sanity twin per source socket with silent checks; ICMP/UDP/TCP twins per sender of IP probes."""

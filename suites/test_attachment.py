@@ -15,6 +15,8 @@ from netattest.topology.model import Pod, Topology
 from netattest.verdicts import expect
 
 pytestmark = pytest.mark.attachment
+#: the link kind a plugin gives the pod ("" = host-device: the node's own link, whatever its kind)
+POD_LINK_KIND = {"bridge": "veth", "host-device": ""}
 
 
 def _view(inventory: Inventory, key: str) -> PodView:
@@ -55,20 +57,29 @@ def test_pod_interface(pod_interface: Subject, inventory: Inventory, topology: T
     expect(iface is not None, f"{view.label} has no interface {pod_interface.iface} "
                               f"(it has {sorted(view.interfaces)})")
     assert iface is not None
-    expect(iface.kind == att.plugin, f"{view.label} {iface.name} is a {iface.kind or 'unknown'} link, but NAD "
-                                     f"{att.key} promises {att.plugin}: the NAD in force is not the expected one")
+    kind = POD_LINK_KIND.get(att.plugin, att.plugin)
+    if kind:  # host-device moves the node's own link, whatever its kind
+        expect(iface.kind == kind, f"{view.label} {iface.name} is a {iface.kind or 'unknown'} link, but NAD "
+                                   f"{att.key} promises {att.plugin}" + ("" if kind == att.plugin else f" (a {kind} link)")
+                                   + ": the NAD in force is not the expected one")
     expect(not att.mode or iface.mode == att.mode,
            f"{view.label} {iface.name} runs {att.plugin} mode {iface.mode}, expected {att.mode}")
     expect(iface.up, f"{view.label} {iface.name} is down")
     requested = next(n for n in topology.pods if n.key == view.key).networks
     wanted = next(n for n in requested if n.interface == pod_interface.iface)
-    if wanted.ips:
-        expect(sorted(iface.addresses) == sorted(str(i) for i in wanted.ips),
-               f"{view.label} {iface.name} has addresses {list(iface.addresses)}, expected "
-               f"{[str(i) for i in wanted.ips]}")
+    promised = [str(i) for i in wanted.ips] or [str(a.get("address")) for a in att.ipam.config.get(  # type: ignore[union-attr]
+        "addresses", []) if att.ipam.type == "static"]
+    if promised:
+        expect(sorted(iface.addresses) == sorted(promised),
+               f"{view.label} {iface.name} has addresses {list(iface.addresses)}, expected {promised}"
+               + ("" if wanted.ips else f" (NAD {att.key}'s static addresses)"))
     if wanted.mac:
         expect(iface.mac.lower() == wanted.mac.lower(),
                f"{view.label} {iface.name} has MAC {iface.mac}, but the networks annotation asks for {wanted.mac}")
+    if att.ipam.type == "none":
+        expect(not iface.addresses, f"{view.label} {iface.name} has addresses {list(iface.addresses)}, but NAD "
+                                    f"{att.key} has no IPAM")
+        return
     subnet = topology.network(att.network).subnet
     outside = [a for a in iface.addresses if ip_interface(a).ip not in subnet]
     expect(iface.addresses and not outside,
@@ -102,3 +113,22 @@ def test_network_status(attached_pod: Pod, inventory: Inventory, evidence: Evide
                f"{list(iface.ips)}")
         expect(status.mac in (None, "", iface.mac),
                f"{view.label} {net.interface}: network-status says MAC {status.mac}, the pod has {iface.mac}")
+
+
+@allure.feature("attachment")
+def test_attach_fails(failing_pod: Pod, inventory: Inventory, evidence: EvidenceKit) -> None:
+    """A negative scenario: the pod's sandbox must fail to attach its networks, for the reason the topology names
+    (the plugin's or Multus's own message) — a failure for another reason is not the one expected."""
+    view = _view(inventory, failing_pod.key)
+    evidence.describe_pod(failing_pod.key, "failing_pod", failing_pod.key)
+    with allure.step(f"setup: {failing_pod.key} must fail to attach: {failing_pod.attach_fails}"):
+        evidence.attach_pod(failing_pod.key)
+    evidence.verdict(f"{failing_pod.key} fails to attach its networks, with a reason containing "
+                     f"{failing_pod.attach_fails!r}")
+    expect(view.phase != "Running" and view.reason is not None,
+           f"{view.label} attached every network and runs, but must fail to attach ({failing_pod.attach_fails!r}):"
+           " the plugin or Multus accepted what the topology says they refuse")
+    assert view.reason is not None and failing_pod.attach_fails is not None
+    expect(failing_pod.attach_fails.lower() in view.reason.lower(),
+           f"{view.label} failed to attach, but not for the expected reason: expected {failing_pod.attach_fails!r}"
+           f", got: {view.reason}")

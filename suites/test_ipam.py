@@ -13,6 +13,7 @@ from netattest.inventory import Inventory, PodView
 from netattest.matrix import Check, Subject
 from netattest.report.allure_attach import EvidenceKit
 from netattest.topology.model import Topology
+from netattest.ipam_pool import ipam_pool, outside_pool
 from netattest.routes import ipam_gateway, missing_routes, wanted_routes
 from netattest.verdicts import expect, settle
 
@@ -37,7 +38,7 @@ def test_address_unique(unique_check: Check, matrix: MatrixRun, evidence: Eviden
 
 def _pod_evidence(param: str, subject: Subject, pod: PodView, evidence: EvidenceKit) -> None:
     """Labels, the pod's evidence and its routing table, as the other suites show a pod."""
-    test_id = f"{subject.attachment.name}:{subject.label}:{subject.iface}" if subject.attachment else subject.label
+    test_id = subject.interface_id
     evidence.describe_pod(subject.name, param, test_id, subject=subject)
     with allure.step(f"setup: {pod.label} {subject.iface} on {subject.network}"):
         evidence.attach_pod(subject.name)
@@ -87,3 +88,26 @@ def test_ipam_routes(routed_interface: Subject, inventory: Inventory, evidence: 
     missing = missing_routes(wanted, pod.routes)
     expect(not missing, f"{pod.label}: IPAM of {att.key} configures routes that its routing table lacks: "
                         f"{'; '.join(missing)} (table: {pod.routes or 'empty'})")
+
+
+@allure.epic("secondary networks")
+@allure.feature("IPAM")
+def test_ipam_pool(pooled_interface: Subject, inventory: Inventory, evidence: EvidenceKit) -> None:
+    """The pod's address comes from its NAD's pool (host-local ranges, whereabouts range minus exclude): an address
+    in the subnet but outside the pool is a stale NAD, a second allocator or a hand-set address."""
+    namespace, name = pooled_interface.name.split("/", 1)
+    pod = inventory.pod(name, namespace)
+    att = pooled_interface.attachment
+    assert att is not None
+    pool = ipam_pool(att.ipam.type, dict(att.ipam.config))
+    assert pool is not None
+    _pod_evidence("pooled_interface", pooled_interface, pod, evidence)
+    evidence.verdict(f"{pod.label} {pooled_interface.iface} holds an address of {att.key}'s {att.ipam.type} pool "
+                     f"{pool.describe()}")
+    iface = pod.interfaces.get(pooled_interface.iface)
+    expect(iface is not None and bool(iface.addresses),
+           f"{pod.label} has no address on {pooled_interface.iface}: {pod.reason or 'no address'}")
+    assert iface is not None
+    stray = outside_pool(list(iface.addresses), pool)
+    expect(not stray, f"{pod.label} {iface.name} has {', '.join(stray)}, outside the {att.ipam.type} pool of "
+                      f"{att.key}: {pool.describe()}")

@@ -10,7 +10,7 @@ import allure
 import pytest
 
 from netattest.outcomes import MatrixRun
-from netattest.inventory import Inventory
+from netattest.inventory import InterfaceView, Inventory, PodView
 from netattest.matrix import L3_TARGET, Subject, l3_only, pod_subjects
 from netattest.report.allure_attach import EvidenceKit
 from netattest.topology.model import Topology
@@ -31,7 +31,9 @@ def test_mac_behaviour(pod_interface: Subject, inventory: Inventory, matrix: Mat
     att = pod_interface.attachment
     assert att is not None
     evidence.describe_pod(pod_interface.name, subject=pod_interface)
-    with allure.step(f"setup: {pod_interface.name} {pod_interface.iface} from NAD {att.key} on master {att.master}"):
+    parent = (f"master {pod_interface.master}" if pod_interface.master else
+              f"device {att.device}" if att.device else f"bridge {att.bridge.name}" if att.bridge else "no master")
+    with allure.step(f"setup: {pod_interface.name} {pod_interface.iface} from NAD {att.key} on {parent}"):
         evidence.attach_pod(pod_interface.name)
     with allure.step(f"probe: ARP replies for {pod_interface.label} {pod_interface.iface} in the matrix window"):
         towards = evidence.arp_towards(matrix.outcomes.values(), pod_interface)
@@ -42,25 +44,9 @@ def test_mac_behaviour(pod_interface: Subject, inventory: Inventory, matrix: Mat
     expect(iface is not None and view.node is not None,
            f"{view.label} has no {pod_interface.iface}: {view.reason or 'interface missing'}")
     assert iface is not None
-    node = inventory.node(str(view.node))
-    if not node.nics:
-        raise BrokenEvidence(f"the NICs of node {view.node} could not be observed, so its master's MAC is unknown: "
-                             + ("; ".join(inventory.notes) or "no node inventory on this target"))
-    master = node.nics.get(att.master)
-    expect(master is not None, f"node {view.node} has no master NIC {att.master}")
-    assert master is not None
-    allure.dynamic.parameter("master MAC", master.mac, excluded=True)  # MACs change per build: not in history id
-    allure.dynamic.parameter("pod MAC", iface.mac, excluded=True)
+    allure.dynamic.parameter("pod MAC", iface.mac, excluded=True)  # MACs change per build: not in history id
+    expected_wire = _expected_mac(pod_interface, view, iface, inventory)
     wire = matrix.wire_macs.get((pod_interface.name, pod_interface.iface), set())
-    if shares_master_mac(att.plugin, att.mode):
-        expect(iface.mac == master.mac, f"{view.label} {iface.name} has MAC {iface.mac}, but an {att.plugin} child "
-                                        f"carries its master's MAC ({view.node} {att.master} = {master.mac}); the "
-                                        f"kernel reports a {iface.kind} link: the NAD in force is not {att.plugin}")
-        expected_wire = master.mac
-    else:
-        expect(iface.mac != master.mac, f"{view.label} {iface.name} shares its master's MAC {master.mac}; a "
-                                        f"{att.plugin} child must have its own (kernel reports {iface.kind})")
-        expected_wire = iface.mac
     if not wire and l3_only(pod_interface):
         pytest.skip(f"{view.label} {iface.name}: MAC on the wire not measurable: " + L3_TARGET.format(mode=att.mode))
     if not wire:
@@ -68,6 +54,46 @@ def test_mac_behaviour(pod_interface: Subject, inventory: Inventory, matrix: Mat
                              "behaviour could not be measured (see the reachability checks towards it)")
     expect(wire == {expected_wire}, f"ARP replies for {view.label} {iface.name} carried {sorted(wire)}, "
                                     f"expected only {expected_wire}")
+
+
+def _expected_mac(subject: Subject, view: PodView, iface: InterfaceView, inventory: Inventory) -> str:
+    """The MAC the plugin promises on the pod's interface (checked here), hence the one ARP answers must carry."""
+    att = subject.attachment
+    assert att is not None
+    if att.tuning is not None and att.tuning.mac:
+        expect(iface.mac == att.tuning.mac, f"{view.label} {iface.name} has MAC {iface.mac}, but NAD {att.key} "
+                                            f"chains tuning with mac {att.tuning.mac}: the tuning plugin did not "
+                                            "apply it")
+        return iface.mac
+    attached = next((a for a in view.attachments if a.interface == subject.iface), None)
+    if att.plugin == "host-device":
+        device_mac = attached.master_mac if attached else None
+        expect(device_mac is not None and iface.mac == device_mac,
+               f"{view.label} {iface.name} has MAC {iface.mac}, but host-device moves the node's link {att.device} "
+               f"itself into the pod, which keeps its MAC ({device_mac or 'unknown'})")
+        return iface.mac
+    node = inventory.node(str(view.node))
+    if att.plugin == "bridge" or subject.master is None:
+        owners = {nic.mac: nic.name for nic in node.nics.values()}
+        expect(iface.mac not in owners, f"{view.label} {iface.name} carries node {node.name} "
+                                        f"{owners.get(iface.mac)}'s MAC; a {att.plugin} port has its own")
+        return iface.mac
+    if not node.nics:
+        raise BrokenEvidence(f"the NICs of node {view.node} could not be observed, so its master's MAC is unknown: "
+                             + ("; ".join(inventory.notes) or "no node inventory on this target"))
+    master = node.nics.get(subject.master)
+    expect(master is not None, f"node {view.node} has no master NIC {subject.master}")
+    assert master is not None
+    allure.dynamic.parameter("master MAC", master.mac, excluded=True)
+    if shares_master_mac(att.plugin, att.mode):
+        expect(iface.mac == master.mac, f"{view.label} {iface.name} has MAC {iface.mac}, but an {att.plugin} child "
+                                        f"carries its master's MAC ({view.node} {subject.master} = {master.mac}); "
+                                        f"the kernel reports a {iface.kind} link: the NAD in force is not "
+                                        f"{att.plugin}")
+        return master.mac
+    expect(iface.mac != master.mac, f"{view.label} {iface.name} shares its master's MAC {master.mac}; a "
+                                    f"{att.plugin} child must have its own (kernel reports {iface.kind})")
+    return iface.mac
 
 
 @allure.feature("MAC behaviour")

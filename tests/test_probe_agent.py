@@ -14,7 +14,8 @@ from netattest.errors import ProbeAgentError
 from netattest.inventory import Inventory
 from netattest.k8s.channel import AgentClient, SubprocessChannel
 from netattest.lab.lab import Lab
-from netattest.probe.agent import BOOTSTRAP, bootstrap_payload, read_interfaces
+from netattest.probe.agent import BOOTSTRAP, bootstrap_payload
+from netattest.probe.readers import read_interfaces
 from netattest.probe.engine import Endpoint, Probe
 from tests.conftest import REPO
 

@@ -143,6 +143,10 @@ def test_features_needed(plugins, trunk, expected):
     assert expected <= set(FEATURES)
 
 
+def test_a_tagging_bridge_nad_needs_vlan_filtering_but_no_8021q():
+    assert features_needed({"bridge"}, False, bridge_vlans=True) == {"veth", "bridge", "netns", "bridge_vlan_filtering"}
+
+
 # ------------------------------------------------------------------------------------------------ choose_kernel
 
 

@@ -26,8 +26,9 @@ def neighbour_entries_needed(topology: Topology) -> int:
     sizes: Counter[str] = Counter()
     for pod in topology.pods:
         for net in pod.networks:
-            namespace = net.namespace or pod.namespace
-            sizes[topology.attachment(namespace, net.attachment).network] += 1
+            attachment = topology.nad_of(pod, net)
+            if attachment is not None:
+                sizes[attachment.network] += 1
     for host in topology.external_hosts:
         sizes[host.network] += 1
     for node in topology.nodes:

@@ -81,16 +81,44 @@ def _invoke(call: CniCall, command: str, stdin_config: Mapping[str, Any]) -> dic
     return result if isinstance(result, dict) else {}
 
 
+def _plugin_configs(config: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each plugin's network config, as libcni builds it from a conflist: the list's cniVersion and name on every
+    entry, and ``runtimeConfig`` only for the capabilities the plugin declares. A single config is a list of one."""
+    plugins = config.get("plugins")
+    if not isinstance(plugins, list):
+        return [dict(config)]
+    runtime = config.get("runtimeConfig") or {}
+    out = []
+    for plugin in plugins:
+        entry = {"cniVersion": config.get("cniVersion"), "name": config.get("name"), **plugin}
+        wanted = {k: v for k, v in runtime.items() if (plugin.get("capabilities") or {}).get(k)}
+        if wanted:
+            entry["runtimeConfig"] = wanted
+        out.append(entry)
+    return out
+
+
+def _with_type(call: CniCall, config: Mapping[str, Any]) -> CniCall:
+    return CniCall(config, call.node_netns, call.pod_netns, call.ifname, call.container_id)
+
+
 def cni_add(call: CniCall) -> dict[str, Any]:
-    """ADD: create the interface in the pod namespace; returns the plugin's result (keep it for CHECK)."""
-    return _invoke(call, "ADD", call.config)
+    """ADD: create the interface in the pod namespace; returns the result (keep it for CHECK). A conflist runs its
+    plugins in order, each given the previous one's result (``prevResult``), as libcni does."""
+    result: dict[str, Any] = {}
+    for n, config in enumerate(_plugin_configs(call.config)):
+        stdin = {**config, "prevResult": result} if n else config
+        result = _invoke(_with_type(call, config), "ADD", stdin) or result
+    return result
 
 
 def cni_check(call: CniCall, prev_result: Mapping[str, Any]) -> None:
-    """CHECK: the plugin verifies the interface still matches its result (needs ``prevResult``)."""
-    _invoke(call, "CHECK", {**call.config, "prevResult": prev_result})
+    """CHECK: every plugin verifies the interface still matches the result (needs ``prevResult``)."""
+    for config in _plugin_configs(call.config):
+        _invoke(_with_type(call, config), "CHECK", {**config, "prevResult": prev_result})
 
 
-def cni_del(call: CniCall) -> None:
-    """DEL: idempotent by the CNI spec, so it is safe in every teardown path."""
-    _invoke(call, "DEL", call.config)
+def cni_del(call: CniCall, prev_result: Mapping[str, Any] | None = None) -> None:
+    """DEL: a conflist in reverse order; idempotent by the CNI spec, so it is safe in every teardown path."""
+    for config in reversed(_plugin_configs(call.config)):
+        _invoke(_with_type(call, config), "DEL", {**config, "prevResult": prev_result} if prev_result else config)

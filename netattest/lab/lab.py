@@ -23,17 +23,20 @@ from pyroute2 import netns as pyroute_netns
 from netattest.annotations import (NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION, NetworkStatus,
                                    network_status_from_cni_result, parse_networks_annotation, render_network_status)
 from netattest.errors import CniError, LabError
-from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
-from netattest.lab import cni, daemons, routers
+from netattest.inventory import (BridgePort, HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView)
+from netattest.lab import cni, daemons, host_device, routers
 from netattest.lab.capacity import backlog_drops, check_neighbour_capacity, rx_dropped, table_fulls
-from netattest.lab.links import read_interfaces, read_routes
-from netattest.lab.nsenter import write_sysctls
+from netattest.lab.links import host_side, read_interfaces, read_routes, retag_bridge_port, set_default_route
+from netattest.lab.multus import multus_refusal
+from netattest.lab.nsenter import in_netns, write_sysctls
 from netattest.lab.state import STATE_ROOT, RunDir
 from netattest.lab.wiring import NODE_SYSCTLS, Fabric, Namespace, remove_namespace
 from netattest.lab.nads import WHEREABOUTS_NOTE, NadStore
 from netattest.manifests import runtime_config
+from netattest.probe.readers import read_bridge_ports, read_sysctls
 from netattest.render import pod_manifest
 from netattest.runid import netns_name, new_run_id, parse_netns_name
+from netattest.nodes.duties import node_link
 from netattest.scheduling import no_node_reason, schedule
 from netattest.topology.model import Pod, Topology
 
@@ -163,6 +166,13 @@ class Lab:
                     ns.link_up(nic.name, mtu=nic.mtu)
                     if nic.address:
                         ns.add_address(nic.name, nic.address)
+            for bridge in node.bridges:  # bridge NADs' node bridges; the plugin makes a node-local one itself
+                # vlan_filtering only when asked: a kernel without it refuses even the attribute set to 0
+                filtering = {"br_vlan_filtering": 1} if bridge.vlan_filtering else {}
+                ns.ipr.link("add", ifname=bridge.name, kind="bridge", br_stp_state=0, br_forward_delay=0, **filtering)
+                index = ns.link_up(bridge.name)
+                if bridge.uplink:
+                    ns.link_up(bridge.uplink, master=index)
             gateway = self._gateway_for(node.nics)
             if gateway:
                 ns.add_default_route(gateway)
@@ -264,8 +274,9 @@ class Lab:
         return replace(pod, networks=networks)
 
     def _attach(self, record: _PodRecord, pod_ns: Namespace) -> None:
-        """Attach the networks of the pod's annotation the way Multus does: parse the annotation, look up each NAD,
-        run its plugin in order, stop at the first failure (the pod sandbox then never starts)."""
+        """Attach the networks of the pod's annotation the way Multus does: parse the annotation, look up each NAD
+        (namespace isolation first), run its plugins in order, stop at the first failure (the pod sandbox then
+        never starts), then apply a ``default-route`` request."""
         pod, node = record.pod, str(record.node)
         node_ns = netns_name(self.run_id, "node", node)
         if node not in self._node_nics:
@@ -273,16 +284,19 @@ class Lab:
         node_nics = self._node_nics[node]
         record.manifest = pod_manifest(self._drifted_pod(pod))
         annotation = record.manifest["metadata"]["annotations"].get(NETWORKS_ANNOTATION, "")
-        for selection in parse_networks_annotation(annotation, pod.namespace):
-            nad = self.nads.get(selection.namespace, selection.name)
-            if nad is None:
-                record.reason = (f"FailedCreatePodSandBox: Multus could not find NAD {selection.qualified_name} "
-                                 f"named in the pod's {NETWORKS_ANNOTATION} annotation")
+        selections = parse_networks_annotation(annotation, pod.namespace)
+        for selection in selections:
+            refusal = multus_refusal(self.topology, pod, selection.namespace, selection.name,
+                                     self.nads.get(selection.namespace, selection.name) is not None)
+            if refusal:
+                record.reason = f"FailedCreatePodSandBox: {refusal}"
                 return
-            master = node_nics.get(nad.attachment.master)
+            nad = self.nads.get(selection.namespace, selection.name)
+            assert nad is not None
+            link = node_link(nad.attachment, self.topology.node(node), self.topology.networks_by_name())
+            master = node_nics.get(link or "")
             view = PodAttachment(nad.attachment.network, nad.attachment, nad.plugin, nad.mode,
-                                 str(selection.interface), selection.ips, nad.attachment.master,
-                                 master.mac if master else None)
+                                 str(selection.interface), selection.ips, link, master.mac if master else None)
             config = nad.cni_config(node, self.run_dir.path)
             runtime = runtime_config(selection)
             if runtime:
@@ -295,13 +309,40 @@ class Lab:
                 record.reason = f"FailedCreatePodSandBox: {exc} (pod on node {node}, NAD {nad.attachment.key})"
                 record.attachments.append(replace(view, error=str(exc)))
                 return
+            try:
+                result, view = self._after_add(record, call, result, view, pod_ns)
+            except CniError as exc:
+                record.reason = (f"FailedCreatePodSandBox: {exc} (pod on node {node}, NAD {nad.attachment.key}, "
+                                 "re-added after the host-device round trip)")
+                record.attachments.append(replace(view, error=str(exc)))
+                return
             record.calls.append({"config": config, "node_netns": node_ns, "pod_netns": pod_ns.name,
                                  "ifname": call.ifname, "container_id": call.container_id, "result": result})
             record.attachments.append(view)
             record.statuses.append(network_status_from_cni_result(nad.attachment.key, call.ifname, result))
+        for selection in selections:
+            if selection.default_route:
+                set_default_route(pod_ns.ipr, str(selection.interface), selection.default_route[0])
         if record.statuses:
             record.manifest["metadata"]["annotations"][NETWORK_STATUS_ANNOTATION] = \
                 render_network_status(record.statuses)
+
+    def _after_add(self, record: _PodRecord, call: cni.CniCall, result: dict[str, Any], view: PodAttachment,
+                   pod_ns: Namespace) -> tuple[dict[str, Any], PodAttachment]:
+        """What follows a successful ADD: the host-device round trip (DEL, look, ADD), the bridge port's lab drift;
+        returns the result in force and the attachment as observed."""
+        drift = self.topology.lab.drift
+        key = f"{record.pod.name}/{call.ifname}"
+        node_ipr = self._namespaces[call.node_netns].ipr
+        view = replace(view, host_port=host_side(result, call.ifname))
+        if view.applied_plugin == "host-device" and view.master:
+            before = self._node_nics[str(record.node)].get(view.master)
+            trip, result = host_device.round_trip(call, result, view.master, before, node_ipr, pod_ns.ipr,
+                                                  kept=key in drift.host_device_kept)
+            view = replace(view, round_trip=trip)
+        if key in drift.bridge_port_vlan and view.host_port:
+            retag_bridge_port(node_ipr, view.host_port, drift.bridge_port_vlan[key])
+        return result, view
 
     def drop_counters(self) -> dict[str, int]:
         """Drops the probe engine's own sockets cannot see: a full neighbour table, a full input backlog, and frames
@@ -327,22 +368,35 @@ class Lab:
         return failures
 
     def inventory(self) -> Inventory:
-        nodes = [NodeView(n.name, n.all_labels(),
-                          read_interfaces(self._namespaces[netns_name(self.run_id, "node", n.name)].ipr),
-                          netns_name(self.run_id, "node", n.name)) for n in self.topology.nodes]
+        bridges = self.nads.uses_plugin("bridge") or any(n.bridges for n in self.topology.nodes)
+        nodes = [self._node_view(n.name, n.all_labels(), bridges) for n in self.topology.nodes]
         pods = [self._pod_view(record) for record in self._pods]
         return Inventory(self.run_id, "lab", pods, nodes, self._host_views(), notes=self._notes())
+
+    def _node_view(self, name: str, labels: dict[str, str], bridges: bool) -> NodeView:
+        netns = netns_name(self.run_id, "node", name)
+        ports: list[BridgePort] = []
+        if bridges:  # read as the cluster target reads it, by the agent's netlink reader
+            with in_netns(netns):
+                ports = [BridgePort.from_wire(p) for p in read_bridge_ports()]
+        return NodeView(name, labels, read_interfaces(self._namespaces[netns].ipr), netns, ports)
 
     def _pod_view(self, record: _PodRecord) -> PodView:
         interfaces: dict[str, InterfaceView] = {}
         routes: list[str] = []
+        sysctls: dict[str, str] = {}
         if record.netns:
             interfaces = read_interfaces(self._namespaces[record.netns].ipr)
             routes = read_routes(self._namespaces[record.netns].ipr)
+            names = [k for a in record.attachments if a.attachment.tuning for k in a.attachment.tuning.sysctl]
+            if names:
+                with in_netns(record.netns):
+                    sysctls = read_sysctls(names)
         failed = record.reason is not None
         phase = "Pending" if record.node is None or failed else "Running"
         return PodView(record.pod.name, record.pod.namespace, record.node, phase, record.reason, interfaces,
-                       list(record.statuses), list(record.attachments), record.netns, record.manifest, routes)
+                       list(record.statuses), list(record.attachments), record.netns, record.manifest, routes,
+                       sysctls)
 
     def _host_views(self) -> list[HostView]:
         views = []
@@ -366,8 +420,7 @@ class Lab:
         notes = [WHEREABOUTS_NOTE] if self.nads.uses("whereabouts") else []
         if self.nads.uses("dhcp", plugin="ipvlan"):
             notes.append(IPVLAN_DHCP_NOTE)
-        if drift.nad_plugin or drift.pod_node or drift.pod_ips or drift.remove_external_hosts \
-                or drift.dhcp_default_route:
+        if drift.any():
             notes.append("lab drift applied on purpose (the lab differs from the topology's expectations): "
                          f"{drift}")
         lab = self.topology.lab
@@ -416,7 +469,7 @@ def teardown_run(run_id: str, state_root=STATE_ROOT) -> list[str]:
         data = run_dir.read_json(f"{POD_RECORDS}/{path.name}") or {}
         for call in reversed(data.get("calls", [])):  # type: ignore[union-attr]
             try:
-                cni.cni_del(_call_from(call))
+                cni.cni_del(_call_from(call), call.get("result"))  # type: ignore[arg-type]
             except (CniError, LabError, KeyError) as exc:
                 errors.append(f"CNI DEL {path.stem} {call.get('ifname')}: {exc}")
         return errors

@@ -8,13 +8,14 @@ its master NIC fit for it; a node that carries no label of a VLAN must stay off 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 
 from netattest.manifests import pod_selections
 from netattest.nodes.facts import DHCP_DEFAULT_SOCKET
-from netattest.topology.model import HOSTNAME_LABEL, Attachment, Nic, Node, Topology
+from netattest.topology.model import HOSTNAME_LABEL, Attachment, Network, Nic, Node, Topology
 
 #: IPAM types whose binary differs in the lab: whereabouts cannot run without the Kubernetes API, so the lab
 #: emulates it with host-local (see netattest.lab.nads).
@@ -120,12 +121,26 @@ def carried(topology: Topology, node: Node) -> list[tuple[Attachment, dict[str, 
     return out
 
 
+def node_link(attachment: Attachment, node: Node, networks: Mapping[str, Network]) -> str | None:
+    """The node NIC a NAD's pods hang off on ``node``: the master (the default-route NIC when the NAD has none),
+    host-device's device, or the uplink of a declared bridge; None for a node-local bridge."""
+    if attachment.plugin == "host-device":
+        return attachment.device
+    if attachment.bridge is not None:
+        bridge = node.bridge(attachment.bridge.name)
+        return bridge.uplink if bridge else None
+    return attachment.master_on(node, networks)
+
+
 def master_duties(topology: Topology) -> list[MasterDuty]:
     duties = []
+    networks = topology.networks_by_name()
     for node in topology.nodes:
         by_master: dict[str, list[tuple[Attachment, dict[str, str]]]] = {}
         for attachment, selector in carried(topology, node):
-            by_master.setdefault(attachment.master, []).append((attachment, selector))
+            link = node_link(attachment, node, networks)
+            if link is not None:
+                by_master.setdefault(link, []).append((attachment, selector))
         for master, entries in by_master.items():
             attachments = tuple(a for a, _ in entries)
             nic = node.nic(master)
@@ -151,7 +166,7 @@ def off_vlan(topology: Topology) -> list[OffVlan]:
         attachments = [a for a in topology.attachments if a.network == network.name]
         if not attachments:
             continue
-        masters = tuple(sorted({a.master for a in attachments if a.master}))
+        masters = tuple(sorted({m for a in attachments for m in [a.master or a.device] if m}))
         for node in topology.nodes:
             if any(nic.network == network.name and nic.address for nic in node.nics):
                 continue
@@ -170,7 +185,8 @@ def required_binaries(topology: Topology, node: str, *, lab: bool) -> dict[str, 
         ipam: str = attachment.ipam.type
         if lab:
             ipam = LAB_IPAM_BINARY.get(ipam, ipam)
-        for binary in (plugin, ipam):
+        chained = (["tuning"] if attachment.tuning else []) + [str(c["type"]) for c in attachment.chain]
+        for binary in [plugin, *([ipam] if ipam != "none" else []), *chained]:
             need.setdefault(binary, []).append(attachment.key)
     return {binary: tuple(nads) for binary, nads in sorted(need.items())}
 

@@ -14,7 +14,8 @@ Protocol (version 1), one JSON object per line each way:
   gets ``{"id": null, "ok": false, ...}``, and the agent carries on;
 * ops: ``hello`` (versions, hostname), ``interfaces`` (every interface of the agent's network namespace read over
   netlink: name, MAC, IPv4 CIDRs, link kind, ipvlan/macvlan mode, MTU, up), ``neighbours`` (the IPv4 ARP
-  table: ip, mac, ifname, state), ``routes`` (the IPv4 main table, as ``ip route`` prints it), ``probe`` (``probes``: a list of
+  table: ip, mac, ifname, state), ``routes`` (the IPv4 main table, as ``ip route`` prints it), ``bridge_ports`` (every bridge port: its bridge,
+  VLAN entries, hairpin), ``sysctls`` (``names``: dotted sysctl names, read in the agent's namespace), ``probe`` (``probes``: a list of
   :class:`~netattest.probe.engine.Probe` as dicts, ``engine``: timeout/retries/... for this window; replies with
   ``results`` and ``stats``), ``listen`` (``listeners``: :class:`~netattest.probe.model.Listener` as dicts, opened
   now and read during every later window), ``collect`` (closes them; replies ``heard`` and ``listening``),
@@ -30,7 +31,6 @@ import json
 import os
 import platform
 import socket
-import struct
 import sys
 import time
 import traceback
@@ -39,6 +39,7 @@ from typing import Any, BinaryIO
 
 # in a pod, the bootstrap registers the engine's source under this very name
 from netattest.probe.engine import Answer, Endpoint, Heard, Listener, Probe, ProbeEngine, ProbeResult, WindowStats
+from netattest.probe.readers import read_bridge_ports, read_interfaces, read_neighbours, read_routes, read_sysctls
 
 PROTOCOL = 1
 AGENT = "netattest-probe-agent"
@@ -107,158 +108,6 @@ def stats_from_wire(data: dict[str, Any]) -> WindowStats:
                        listening=dict(data.get("listening") or {}))
 
 
-# --- interfaces over netlink (no pyroute2, no iproute2 needed in the image) -------------------------------------
-NETLINK_ROUTE = 0
-RTM_GETLINK, RTM_GETADDR, RTM_GETNEIGH = 18, 22, 30
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINKINFO = 1, 3, 4, 18
-IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
-IFA_ADDRESS, IFA_LOCAL = 1, 2
-IFF_UP = 0x1
-NLA_TYPE_MASK = 0x3FFF
-IPVLAN_MODES = {0: "l2", 1: "l3", 2: "l3s"}
-MACVLAN_MODES = {1: "private", 2: "vepa", 4: "bridge", 8: "passthru", 16: "source"}
-
-
-def _attrs(data: bytes, offset: int = 0) -> dict[int, bytes]:
-    attrs: dict[int, bytes] = {}
-    while offset + 4 <= len(data):
-        length, kind = struct.unpack_from("=HH", data, offset)
-        if length < 4:
-            break
-        attrs.setdefault(kind & NLA_TYPE_MASK, data[offset + 4:offset + length])
-        offset += (length + 3) & ~3
-    return attrs
-
-
-def _dump(sock: socket.socket, msg_type: int, body: bytes, seq: int) -> list[bytes]:
-    header = struct.pack("=LHHLL", 16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
-    sock.send(header + body)
-    messages = []
-    while True:
-        data = sock.recv(1 << 20)
-        offset = 0
-        while offset + 16 <= len(data):
-            length, kind, _flags, mseq, _pid = struct.unpack_from("=LHHLL", data, offset)
-            if length < 16:
-                return messages
-            payload = data[offset + 16:offset + length]
-            offset += (length + 3) & ~3
-            if mseq != seq:
-                continue
-            if kind == NLMSG_DONE:
-                return messages
-            if kind == NLMSG_ERROR:
-                code = struct.unpack_from("=i", payload)[0]
-                if code:
-                    raise OSError(-code, f"netlink: {os.strerror(-code)}")
-                continue
-            messages.append(payload)
-
-
-def _mode(kind: str, data: bytes | None) -> str:
-    if not data:
-        return ""
-    attrs = _attrs(data)
-    raw = attrs.get(1)
-    if raw is None:
-        return ""
-    if kind == "ipvlan" and len(raw) >= 2:
-        value = struct.unpack_from("=H", raw)[0]
-        return IPVLAN_MODES.get(value, str(value))
-    if kind == "macvlan" and len(raw) >= 4:
-        value = struct.unpack_from("=I", raw)[0]
-        return MACVLAN_MODES.get(value, str(value))
-    return ""
-
-
-def read_interfaces() -> list[dict[str, Any]]:
-    """Every interface of this network namespace, as the lab's netlink reader reports it."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
-        sock.bind((0, 0))
-        links = _dump(sock, RTM_GETLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0), 1)
-        addrs = _dump(sock, RTM_GETADDR, struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0), 2)
-    by_index: dict[int, list[str]] = {}
-    for msg in addrs:
-        _family, prefix, _flags, _scope, index = struct.unpack_from("=BBBBI", msg)
-        attrs = _attrs(msg, 8)
-        raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
-        if raw and len(raw) == 4:
-            by_index.setdefault(index, []).append(f"{socket.inet_ntoa(raw)}/{prefix}")
-    result = []
-    for msg in links:
-        _family, _type, index, flags, _change = struct.unpack_from("=BxHiII", msg)
-        attrs = _attrs(msg, 16)
-        name = attrs.get(IFLA_IFNAME, b"").rstrip(b"\0").decode(errors="replace")
-        info = _attrs(attrs[IFLA_LINKINFO]) if IFLA_LINKINFO in attrs else {}
-        kind = info.get(IFLA_INFO_KIND, b"").rstrip(b"\0").decode(errors="replace")
-        mac = attrs.get(IFLA_ADDRESS, b"")
-        mtu = struct.unpack_from("=I", attrs[IFLA_MTU])[0] if len(attrs.get(IFLA_MTU, b"")) >= 4 else 0
-        result.append({"name": name, "mac": mac.hex(":") if len(mac) == 6 else "",
-                       "addresses": by_index.get(index, []), "kind": kind, "mtu": mtu, "up": bool(flags & IFF_UP),
-                       "mode": _mode(kind, info.get(IFLA_INFO_DATA)), "index": index})
-    return result
-
-
-NDA_DST, NDA_LLADDR = 1, 2
-NUD_INCOMPLETE, NUD_FAILED, NUD_NOARP = 0x01, 0x20, 0x40
-NUD_NAMES = {0x01: "incomplete", 0x02: "reachable", 0x04: "stale", 0x08: "delay", 0x10: "probe", 0x20: "failed",
-             0x40: "noarp", 0x80: "permanent"}
-
-
-def read_neighbours() -> list[dict[str, Any]]:
-    """The IPv4 neighbour (ARP) table of this namespace: who was seen at which MAC, without sending anything."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
-        sock.bind((0, 0))
-        neigh = _dump(sock, RTM_GETNEIGH, struct.pack("=BBHiHBB", socket.AF_INET, 0, 0, 0, 0, 0, 0), 3)
-        links = _dump(sock, RTM_GETLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0), 4)
-    ifnames = {}
-    for msg in links:
-        index = struct.unpack_from("=BxHiII", msg)[2]
-        ifnames[index] = _attrs(msg, 16).get(IFLA_IFNAME, b"").rstrip(b"\0").decode(errors="replace")
-    entries = []
-    for msg in neigh:
-        _family, _p1, _p2, index, state, _flags, _type = struct.unpack_from("=BBHiHBB", msg)
-        attrs = _attrs(msg, 12)
-        dst, lladdr = attrs.get(NDA_DST, b""), attrs.get(NDA_LLADDR, b"")
-        if len(dst) != 4 or len(lladdr) != 6 or state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP):
-            continue
-        entries.append({"ip": socket.inet_ntoa(dst), "mac": lladdr.hex(":"), "ifname": ifnames.get(index, ""),
-                        "state": NUD_NAMES.get(state, str(state))})
-    return entries
-
-
-RTM_GETROUTE = 26
-RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = 1, 4, 5, 15
-RT_TABLE_MAIN = 254
-
-
-def read_routes() -> list[str]:
-    """IPv4 routes of the main table, written as ``ip route`` does (``default via X dev net1``), like the lab's
-    netlink reader, so the suites compare a cluster pod's routes the same way."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
-        sock.bind((0, 0))
-        routes = _dump(sock, RTM_GETROUTE, struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0), 5)
-        links = _dump(sock, RTM_GETLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0), 6)
-    names = {struct.unpack_from("=BxHiII", m)[2]: _attrs(m, 16).get(IFLA_IFNAME, b"").rstrip(b"\0").decode()
-             for m in links}
-    result = []
-    for msg in routes:
-        _family, dst_len, _src_len, _tos, table, _proto, _scope, _type, _flags = struct.unpack_from("=BBBBBBBBI", msg)
-        attrs = _attrs(msg, 12)
-        table_id = struct.unpack_from("=I", attrs[RTA_TABLE])[0] if RTA_TABLE in attrs else table
-        if table_id != RT_TABLE_MAIN:
-            continue
-        dst = attrs.get(RTA_DST)
-        target = f"{socket.inet_ntoa(dst)}/{dst_len}" if dst and len(dst) == 4 else "default"
-        gateway = attrs.get(RTA_GATEWAY)
-        via = f" via {socket.inet_ntoa(gateway)}" if gateway and len(gateway) == 4 else ""
-        oif = struct.unpack_from("=I", attrs[RTA_OIF])[0] if RTA_OIF in attrs else 0
-        result.append(f"{target}{via} dev {names.get(oif, '?')}")
-    return result
-
-
 # --- the agent ---------------------------------------------------------------------------------------------------
 ENGINE_KEYS = ("timeout", "retries", "retry_timeout", "settle", "records", "keep_frames")
 
@@ -313,6 +162,10 @@ class Agent:
             return {"neighbours": read_neighbours()}
         if op == "routes":
             return {"routes": read_routes()}
+        if op == "bridge_ports":
+            return {"ports": read_bridge_ports()}
+        if op == "sysctls":
+            return {"sysctls": read_sysctls([str(n) for n in request.get("names", [])])}
         if op == "probe":
             return self._probe(request)
         if op == "listen":
@@ -323,8 +176,8 @@ class Agent:
             return {"heard": [asdict(h) for h in heard], "listening": listening}
         if op == "quit":
             return {}
-        raise ValueError(f"unknown op {op!r} (known: hello, interfaces, neighbours, routes, probe, listen, collect, "
-                         "ping, quit)")
+        raise ValueError(f"unknown op {op!r} (known: hello, interfaces, neighbours, routes, bridge_ports, sysctls, "
+                         "probe, listen, collect, ping, quit)")
 
     def _engine(self, params: dict[str, Any]) -> ProbeEngine:
         if self.engine is None:
@@ -416,7 +269,7 @@ def agent_command(python: str = "python3") -> list[str]:
 
 
 #: the stdlib + scapy modules an agent needs, in import order (each imports only those before it)
-SHIPPED_MODULES = ("model", "netns", "frames", "sockets", "listen", "window", "engine", "agent")
+SHIPPED_MODULES = ("model", "netns", "frames", "sockets", "listen", "window", "engine", "readers", "agent")
 
 
 def bootstrap_payload(argv: list[str] | None = None) -> bytes:

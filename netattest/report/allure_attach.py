@@ -187,7 +187,7 @@ class EvidenceKit:
         if network:
             self._param("VLAN", self._vlan(network))
         if param is None and subject is not None and subject.attachment is not None:
-            param, param_value = "pod_interface", f"{subject.attachment.name}:{subject.label}:{subject.iface}"
+            param, param_value = "pod_interface", subject.interface_id
         if param and param_value is not None:
             allure.dynamic.parameter(param, param_value)  # the pytest parameter, shown by its test id
         self._param("source", pod_key + (f" {subject.iface}" if subject else ""))

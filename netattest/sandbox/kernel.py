@@ -135,8 +135,9 @@ def _probe_links(ns: Any, notes: list[str]) -> set[str]:
     return found
 
 
-def features_needed(plugins: set[str], needs_trunk: bool) -> set[str]:
-    """Kernel features a topology needs, from the CNI plugin types it uses and whether a node has a trunk."""
+def features_needed(plugins: set[str], needs_trunk: bool, bridge_vlans: bool = False) -> set[str]:
+    """Kernel features a topology needs, from the CNI plugin types it uses, whether a node has a trunk and whether
+    a bridge NAD tags its ports (the bridge plugin then turns vlan_filtering on)."""
     needed = set(_ALWAYS_NEEDED)
     if "ipvlan" in plugins:
         needed.add("ipvlan")
@@ -144,6 +145,8 @@ def features_needed(plugins: set[str], needs_trunk: bool) -> set[str]:
         needed.add("macvlan")
     if "vlan" in plugins or needs_trunk:
         needed |= {"vlan_8021q", "bridge_vlan_filtering"}
+    if bridge_vlans:
+        needed.add("bridge_vlan_filtering")
     return needed
 
 

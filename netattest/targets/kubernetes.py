@@ -48,7 +48,9 @@ from netattest.k8s.plan import (
     ClusterPlan,
 )
 from netattest.k8s.pods import PodState, admission_reason, wait_for_pods
+from netattest.manifests import config_plugins
 from netattest.probe.agent import heard_from_wire, listener_to_wire
+from netattest.routes import default_device
 from netattest.probe.engine import Answer, Endpoint, Heard, Listener, Probe, ProbeResult, WindowStats
 from netattest.signals import deferred_interrupts
 from netattest.topology.model import Topology
@@ -79,7 +81,8 @@ def _route(namespace: str, pod: str) -> str:
 def _interface(data: dict[str, Any]) -> InterfaceView:
     return InterfaceView(name=data["name"], mac=str(data.get("mac") or "").lower(),
                          addresses=tuple(data.get("addresses") or ()), kind=str(data.get("kind") or ""),
-                         mtu=int(data.get("mtu") or 0), up=bool(data.get("up")), mode=str(data.get("mode") or ""))
+                         mtu=int(data.get("mtu") or 0), up=bool(data.get("up")), mode=str(data.get("mode") or ""),
+                         promisc=bool(data.get("promisc")))
 
 
 class KubernetesTarget:
@@ -102,6 +105,7 @@ class KubernetesTarget:
         self.node_pods: dict[str, PodState] = {}  # node name -> state
         self.agents: dict[str, Any] = {}  # route ("k8s:ns/pod") -> AgentClient
         self.node_agents: dict[str, Any] = {}  # node -> AgentClient
+        self._default_devs: dict[str, str] = {}  # node -> its default route's device, read by its node pod
         self.hosts: list[HostView] = []
         self.notes: list[str] = []
         self.timings: dict[str, float] = {}
@@ -443,7 +447,7 @@ class KubernetesTarget:
         with ThreadPoolExecutor(max_workers=min(16, len(routes))) as pool:
             return dict(zip(routes, pool.map(read, routes)))
 
-    def _node_reads(self, op: str) -> dict[str, list[dict[str, Any]]]:
+    def _node_reads(self, op: str) -> dict[str, list[Any]]:
         nodes = list(self.node_agents)
         if not nodes:
             return {}
@@ -470,9 +474,10 @@ class KubernetesTarget:
                 continue
             route = _route(state.namespace, state.name)
             for net in pod.networks:
-                att_ns, att_name = (net.attachment.split("/", 1) if "/" in net.attachment
-                                    else (net.namespace or pod.namespace, net.attachment))
-                network = self.topology.attachment(att_ns, att_name).network
+                attachment = self.topology.nad_of(pod, net)
+                if attachment is None:
+                    continue
+                network = attachment.network
                 iface = interfaces.get(route, {}).get(net.interface)
                 if network not in senders and iface is not None and iface.ips and iface.mac:
                     senders[network] = (route, iface)
@@ -524,6 +529,8 @@ class KubernetesTarget:
                      for node, items in self._node_reads("interfaces").items()}
         applied = self._applied_nads()
         routes = self._pod_routes()
+        self._default_devs = {node: dev for node, table in self._node_reads("routes").items()
+                              for dev in [default_device(table)] if dev}
         pods = [self._pod_view(pod, listed, interfaces, node_nics, applied) for pod in self.topology.pods]
         for view in pods:
             view.routes = routes.get(str(view.netns), [])
@@ -572,16 +579,19 @@ class KubernetesTarget:
                 self.notes.append(f"pod {pod.key}: network-status annotation unreadable: {exc}")
         attachments = []
         for sel, net in zip(self.plan.selections(pod), pod.networks):
-            att_ns = next(k for k, v in self.plan.namespaces.items() if v == sel.namespace)
-            att = self.topology.attachment(att_ns, sel.name)
-            config = applied.get((att_ns, sel.name))
-            master_nic = node_nics.get(node or "", {}).get(att.master)
+            att_ns = next((k for k, v in self.plan.namespaces.items() if v == sel.namespace), sel.namespace)
+            att = self.topology.find_attachment(att_ns, sel.name)
+            if att is None:  # a NAD the topology does not define: the pod expects its attachment to fail
+                continue
+            config = config_plugins(applied[(att_ns, sel.name)])[0] if (att_ns, sel.name) in applied else None
+            master = att.master or self._default_devs.get(node or "")
+            master_nic = node_nics.get(node or "", {}).get(master or "")
             error = None if config is not None else f"NAD {sel.namespace}/{sel.name} does not exist"
             if reason and phase != "Running":
                 error = reason
             attachments.append(PodAttachment(
                 att.network, att, str((config or {}).get("type") or ""), str((config or {}).get("mode") or ""),
-                net.interface, tuple(str(ip) for ip in net.ips), att.master,
+                net.interface, tuple(str(ip) for ip in net.ips), master,
                 master_nic.mac if master_nic else None, error))
         return PodView(pod.name, pod.namespace, node, phase, reason, interfaces.get(route, {}), statuses, attachments, route,
                        state.pod if state else {})
