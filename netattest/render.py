@@ -71,6 +71,24 @@ OPERATOR_ENTRY_SCHEMA: dict[str, Any] = {
 }
 
 
+def cni_config_problem(config: Any) -> str | None:
+    """What Multus would refuse in a NAD's config: a single plugin (cniVersion, type) or a conflist (cniVersion,
+    name, plugins: a non-empty list of objects with a type)."""
+    if not isinstance(config, dict):
+        return "the CNI config is not a JSON object"
+    if "cniVersion" not in config:
+        return "the CNI config lacks cniVersion"
+    if "plugins" in config:
+        plugins = config["plugins"]
+        if not isinstance(plugins, list) or not plugins:
+            return "the CNI conflist's plugins is not a non-empty list"
+        untyped = [i for i, p in enumerate(plugins) if not isinstance(p, dict) or not p.get("type")]
+        if untyped:
+            return f"the CNI conflist's plugins[{untyped[0]}] lacks type"
+        return None if config.get("name") else "the CNI conflist lacks name"
+    return None if config.get("type") else "the CNI config lacks type"
+
+
 def validate_manifest(doc: dict[str, Any], version: str = KUBERNETES_SCHEMA_VERSION) -> None:
     """Check one manifest against the Kubernetes schemas (strict: unknown fields are errors); NADs against the
     CRD's schema plus a parseable CNI config. Raises NetattestError naming the object, the field and the problem."""
@@ -90,9 +108,9 @@ def validate_manifest(doc: dict[str, Any], version: str = KUBERNETES_SCHEMA_VERS
             config = json.loads(doc["spec"]["config"])
         except ValueError as exc:
             raise NetattestError(f"rendered {name}: spec.config is not JSON ({exc})") from None
-        missing = [key for key in ("cniVersion", "type") if key not in config]
-        if missing:
-            raise NetattestError(f"rendered {name}: the CNI config lacks {', '.join(missing)}")
+        problem = cni_config_problem(config)
+        if problem:
+            raise NetattestError(f"rendered {name}: {problem}")
         return
     if kind == "Network" and doc.get("apiVersion") == "operator.openshift.io/v1":
         for index, entry in enumerate((doc.get("spec") or {}).get("additionalNetworks") or []):

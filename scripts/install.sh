@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
-# lab: CNI plugins, the user-mode Linux kernel sandbox, dnsmasq for dhcp IPAM, iproute2/nsenter/modprobe/ps;
+# lab: CNI plugins, the user-mode Linux kernel sandbox, dnsmasq for dhcp IPAM, nftables for lab routers,
+# iproute2/nsenter/modprobe/ps;
 # reports: headless Chromium (HTML report test and screenshot), Java and npm for the Allure command line
-packages=(containernetworking-plugins user-mode-linux dnsmasq-base iproute2 util-linux kmod procps
+packages=(containernetworking-plugins user-mode-linux dnsmasq-base nftables iproute2 util-linux kmod procps
           chromium chromium-driver)
 command -v java >/dev/null || packages+=(default-jre-headless)
 command -v npm >/dev/null || packages+=(npm)

@@ -67,8 +67,8 @@ def _expected_mac(subject: Subject, view: PodView, iface: InterfaceView, invento
         return iface.mac
     attached = next((a for a in view.attachments if a.interface == subject.iface), None)
     if att.plugin == "host-device":
-        device_mac = attached.master_mac if attached else None
-        expect(device_mac is not None and iface.mac == device_mac,
+        device_mac = attached.master_mac if attached else None  # unknown on a cluster: see test_host_device_moved
+        expect(device_mac is None or iface.mac == device_mac,
                f"{view.label} {iface.name} has MAC {iface.mac}, but host-device moves the node's link {att.device} "
                f"itself into the pod, which keeps its MAC ({device_mac or 'unknown'})")
         return iface.mac

@@ -19,7 +19,7 @@ from netattest.inventory import Inventory, PodView
 from netattest.k8s import names
 from netattest.lab.lab import Lab
 from netattest.topology import load_topology
-from tests.fake_apiserver import FakeApiServer
+from tests.fake_apiserver import FakeApiServer, PodOutcome
 
 #: the one kind of problem a cluster run of a topology with external hosts always has (they cannot send there)
 CLUSTER_CANNOT_SEND = "sends probes from its probe pods and node pods only"
@@ -52,8 +52,21 @@ def cluster_over_lab(lab: Lab, inventory: Inventory, **server_options: Any) -> F
         return [{"name": f"{pod['metadata']['namespace']}/{s.name.split('/')[-1]}", "interface": s.interface,
                  "ips": list(s.ips), "mac": s.mac, "dns": {}} for s in view.network_status]
 
+    def behaviour(pod: dict[str, Any]) -> PodOutcome | None:
+        """A probe pod whose lab twin failed to attach stays Pending with Multus's sandbox event, in its words."""
+        if pod["metadata"]["labels"].get(names.LABEL_ROLE) != "probe":
+            return None
+        view = lab_pod(pod)
+        if view.phase == "Running" or not view.reason:
+            return None
+        message = view.reason.removeprefix("FailedCreatePodSandBox: ")
+        return PodOutcome(phase="Pending", node=view.node, events=[("Warning", "FailedCreatePodSandBox", (
+            "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox: "
+            f'plugin type="multus" name="multus-cni-network" failed (add): {message}'))])
+
     server.exec_argv = exec_argv
     server.network_status_hook = network_status
+    server.pod_behaviour = behaviour
     return server
 
 

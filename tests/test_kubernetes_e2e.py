@@ -16,9 +16,10 @@ import pytest
 
 from netattest.inventory import Inventory
 from netattest.lab.lab import Lab
+from netattest.topology import load_topology
 from tests.cluster_lab import cluster_over_lab, unexpected_problems
 from tests.conftest import MACVLAN_ONLY, REPO
-from tests.fake_apiserver import leftovers
+from tests.fake_apiserver import FakeApiServer, leftovers
 
 pytestmark = pytest.mark.lab
 
@@ -94,3 +95,47 @@ def test_a_one_way_router_is_caught_by_the_node_pods_listening_on_the_cluster(tm
                for r in failed.values())
     assert {(f["network"], f["ip"]) for f in summary["findings"]} >= {("restricted", "192.168.112.254")}
     assert not unexpected_problems({"problems": [p for p in summary["problems"] if p["status"] != "failed"]})
+
+
+def _cluster_suites(topology: Path, tmp_path: Path, run_id: str) -> tuple[dict, subprocess.CompletedProcess[str],
+                                                                          FakeApiServer]:
+    """The suites through the Kubernetes target against a fake cluster over a lab of ``topology``."""
+    from tests.cluster_lab import lab_up
+
+    with lab_up(topology) as (built, inventory), cluster_over_lab(built, inventory) as server:
+        kubeconfig = server.kubeconfig(tmp_path / "kubeconfig")
+        argv = [sys.executable, "-m", "pytest", str(REPO / "suites"), "--rootdir", str(REPO), "-p",
+                "no:cacheprovider", "--topology", str(topology), "--target", "kubernetes", "--kubeconfig",
+                str(kubeconfig), "--run-id", run_id, "--reports-dir", str(tmp_path / "reports"),
+                "--skip-preflight", "--pod-timeout", "30", "--probe-timeout", "0.5", "-q", "--tb=no"]
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=300,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+        summary = json.loads((tmp_path / "reports" / run_id / "summary.json").read_text())
+        assert leftovers(server) == []
+    return summary, proc, server
+
+
+def _statuses(summary: dict, test: str) -> dict[str, str]:
+    return {t["nodeid"].split("::")[-1]: t["status"] for t in summary["tests"] if f"::{test}[" in t["nodeid"]}
+
+
+def test_pods_that_must_fail_are_judged_on_the_pod_events_of_the_cluster(tmp_path: Path) -> None:
+    """attachFails on a cluster: the pods stay Pending with FailedCreatePodSandBox events, whose own words (the
+    static plugin's, Multus's) are what the reason must contain; the pod that must attach runs and reaches."""
+    summary, proc, _ = _cluster_suites(REPO / "topologies" / "multus-must-fail.yaml", tmp_path, "e2e0fa11")
+    fails = _statuses(summary, "test_attach_fails")
+    assert fails == {"test_attach_fails[team-a/no-cidr]": "passed", "test_attach_fails[team-a/missing-nad]": "passed",
+                     "test_attach_fails[team-b/other-ns]": "passed"}, (fails, proc.stdout[-3000:])
+    assert summary["counts"]["failed"] == 0, unexpected_problems(summary)
+
+
+def test_bridge_ports_and_tuning_are_read_back_through_the_cluster_agents(tmp_path: Path) -> None:
+    """The new NAD shapes (bridge, a macvlan + tuning conflist) render, validate and deploy on the cluster; bridge
+    ports are read by the nodes' host-network pods, tuning sysctls by the probe pods' agents."""
+    summary, proc, server = _cluster_suites(REPO / "topologies" / "multus-bridge.yaml", tmp_path, "e2e0b4d9")
+    assert set(_statuses(summary, "test_bridge_port").values()) == {"passed"}, proc.stdout[-3000:]
+    assert set(_statuses(summary, "test_tuning").values()) == {"passed"}, unexpected_problems(summary)
+    configs = [json.loads(r.body["spec"]["config"]) for r in server.sent("create", "network-attachment-definitions")]
+    assert len(configs) == len(load_topology(REPO / "topologies" / "multus-bridge.yaml").attachments)
+    assert [p["type"] for c in configs if "plugins" in c for p in c["plugins"]] == ["macvlan", "tuning"] * 2
+    assert summary["counts"]["failed"] == 0, unexpected_problems(summary)

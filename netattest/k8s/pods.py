@@ -31,6 +31,7 @@ class Diagnosis:
     reason: str  # one line
     category: str  # running | pending | unschedulable | nad-missing | ipam | cni | image | container | ended
     blocking: bool
+    detail: str = ""  # the event's own words (a sandbox failure's full message), for a pod that must fail
 
     @property
     def harness_fault(self) -> bool:
@@ -135,7 +136,7 @@ def diagnose(pod: dict[str, Any], events: list[dict[str, Any]]) -> Diagnosis:
     sandbox = _latest(events, ("FailedCreatePodSandBox",))
     if sandbox:
         category, reason = classify_sandbox(sandbox)
-        return Diagnosis(one_line(reason), category, True)
+        return Diagnosis(one_line(reason), category, True, " ".join(sandbox.split()))
     failed = _latest(events, ("Failed", "FailedMount", "FailedAttachVolume", "BackOff"))
     if failed:
         category = "image" if "pull" in failed.lower() or "image" in failed.lower() else "container"

@@ -163,7 +163,7 @@ class Agent:
         if op == "routes":
             return {"routes": read_routes()}
         if op == "bridge_ports":
-            return {"ports": read_bridge_ports()}
+            return {"bridge_ports": read_bridge_ports()}
         if op == "sysctls":
             return {"sysctls": read_sysctls([str(n) for n in request.get("names", [])])}
         if op == "probe":

@@ -34,7 +34,8 @@ from typing import Any
 from netattest.annotations import NETWORK_STATUS_ANNOTATION, parse_network_status
 from netattest.k8s.api import create_support_object
 from netattest.errors import AnnotationError, ClusterError, ClusterPermissionError, NetattestError, ProbeAgentError
-from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
+from netattest.inventory import (BridgePort, HostView, InterfaceView, Inventory, NodeView, PodAttachment,
+                                 PodView)
 from netattest.k8s import names
 from netattest.k8s.plan import (
     NAD_GROUP,
@@ -82,7 +83,7 @@ def _interface(data: dict[str, Any]) -> InterfaceView:
     return InterfaceView(name=data["name"], mac=str(data.get("mac") or "").lower(),
                          addresses=tuple(data.get("addresses") or ()), kind=str(data.get("kind") or ""),
                          mtu=int(data.get("mtu") or 0), up=bool(data.get("up")), mode=str(data.get("mode") or ""),
-                         promisc=bool(data.get("promisc")))
+                         promisc=bool(data.get("promisc")), peer_index=int(data.get("peer_index") or 0))
 
 
 class KubernetesTarget:
@@ -447,6 +448,18 @@ class KubernetesTarget:
         with ThreadPoolExecutor(max_workers=min(16, len(routes))) as pool:
             return dict(zip(routes, pool.map(read, routes)))
 
+    def _read_sysctls(self, pods: list[PodView]) -> None:
+        """The tuning sysctls of each pod's NADs, read inside the pod by its agent."""
+        for view in pods:
+            names = [k for a in view.attachments if a.attachment.tuning for k in a.attachment.tuning.sysctl]
+            agent = self.agents.get(str(view.netns))
+            if not names or agent is None:
+                continue
+            try:
+                view.sysctls = dict(agent.request("sysctls", self.options.agent_timeout, names=names)["sysctls"])
+            except ProbeAgentError as exc:
+                self.notes.append(f"sysctls of {view.key} could not be read: {exc}")
+
     def _node_reads(self, op: str) -> dict[str, list[Any]]:
         nodes = list(self.node_agents)
         if not nodes:
@@ -534,7 +547,12 @@ class KubernetesTarget:
         pods = [self._pod_view(pod, listed, interfaces, node_nics, applied) for pod in self.topology.pods]
         for view in pods:
             view.routes = routes.get(str(view.netns), [])
+        self._read_sysctls(pods)
         nodes = self._node_views(pods, node_nics)
+        if any(a.plugin == "bridge" for a in self.topology.attachments):  # read by the nodes' host-network pods
+            ports = self._node_reads("bridge_ports")
+            for node_view in nodes:
+                node_view.bridge_ports = [BridgePort.from_wire(p) for p in ports.get(node_view.name, [])]
         notes = list(dict.fromkeys(self.notes))
         return Inventory(self.run_id, "kubernetes", pods, nodes, list(self.hosts), notes=notes)
 
@@ -567,7 +585,8 @@ class KubernetesTarget:
         route = _route(ns, pod.name)
         reason = None
         if state is not None and not state.running:
-            reason = state.diagnosis.reason
+            # a pod that must fail is judged on Multus's or the plugin's own words, not on the short diagnosis
+            reason = (state.diagnosis.detail or state.diagnosis.reason) if pod.attach_fails else state.diagnosis.reason
         elif route not in self.agents:
             reason = "no probe agent runs in this pod"
         statuses = []
