@@ -223,6 +223,10 @@ class Cluster:
         return self.call(f"reading {plural}.{group} {namespace}/{name}", self.custom.get_namespaced_custom_object,
                          group, version, namespace, plural, name)
 
+    def list_custom(self, group: str, version: str, plural: str, namespace: str) -> list[dict[str, Any]]:
+        return self.call(f"listing {plural}.{group} in {namespace}", self.custom.list_namespaced_custom_object,
+                         group, version, namespace, plural).get("items", [])
+
     def get_cluster_custom(self, group: str, version: str, plural: str, name: str) -> dict[str, Any]:
         return self.call(f"reading {plural}.{group} {name}", self.custom.get_cluster_custom_object, group,
                          version, plural, name)

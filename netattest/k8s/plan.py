@@ -78,6 +78,10 @@ class ClusterOptions:
     delete_timeout: float = 0.0  # wait for run namespaces to be gone (0: do not wait)
 
 
+#: the run's only namespace when the topology names none (node-inventory pods only)
+INVENTORY_ONLY_NAMESPACE = "inventory"
+
+
 @dataclass
 class ClusterPlan:
     topology: Topology
@@ -89,6 +93,8 @@ class ClusterPlan:
 
     def __post_init__(self) -> None:
         spaces = sorted({a.namespace for a in self.topology.attachments} | {p.namespace for p in self.topology.pods})
+        # a topology of nodes only (netattest discover) still needs a namespace for its node-inventory pods
+        spaces = spaces or [INVENTORY_ONLY_NAMESPACE]
         self.namespaces: dict[str, str] = {ns: names.run_namespace(self.run_id, ns) for ns in spaces}
         clash = {real for real in self.namespaces.values() if list(self.namespaces.values()).count(real) > 1}
         if clash:  # pragma: no cover - the hash makes this practically impossible

@@ -107,10 +107,16 @@ class KubernetesTarget:
         self.agents: dict[str, Any] = {}  # route ("k8s:ns/pod") -> AgentClient
         self.node_agents: dict[str, Any] = {}  # node -> AgentClient
         self._default_devs: dict[str, str] = {}  # node -> its default route's device, read by its node pod
+        self._node_routes: dict[str, list[Any]] = {}  # node -> its routing table, read by its node pod
         self.hosts: list[HostView] = []
         self.notes: list[str] = []
         self.timings: dict[str, float] = {}
         self._refreshed = 0.0
+
+    @property
+    def node_routes(self) -> dict[str, list[str]]:
+        """node -> its IPv4 routing table as its node pod read it (after :meth:`inventory`)."""
+        return {node: [str(r) for r in table] for node, table in self._node_routes.items()}
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def deploy(self) -> Inventory:
@@ -542,7 +548,8 @@ class KubernetesTarget:
                      for node, items in self._node_reads("interfaces").items()}
         applied = self._applied_nads()
         routes = self._pod_routes()
-        self._default_devs = {node: dev for node, table in self._node_reads("routes").items()
+        self._node_routes = self._node_reads("routes")
+        self._default_devs = {node: dev for node, table in self._node_routes.items()
                               for dev in [default_device(table)] if dev}
         pods = [self._pod_view(pod, listed, interfaces, node_nics, applied) for pod in self.topology.pods]
         for view in pods:
