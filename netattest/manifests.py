@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from netattest.annotations import NETWORKS_ANNOTATION, NetworkSelection, render_networks_annotation
-from netattest.topology.model import MASTER_PLUGINS, Attachment, Pod
+from netattest.topology.model import MASTER_PLUGINS, Attachment, Pod, Topology
 
 CNI_VERSION = "0.4.0"
 NAD_API_VERSION = "k8s.cni.cncf.io/v1"
@@ -102,3 +102,35 @@ def pod_selections(pod: Pod) -> list[NetworkSelection]:
 def pod_annotations(pod: Pod) -> dict[str, str]:
     selections = pod_selections(pod)
     return {NETWORKS_ANNOTATION: render_networks_annotation(selections, pod.namespace)} if selections else {}
+
+
+#: Default probe image: Alpine with python3 + scapy + iproute2 (override per run for air-gapped labs).
+PROBE_IMAGE = "docker.io/nicolaka/netshoot:v0.13"
+
+
+def pod_manifest(pod: Pod, image: str = PROBE_IMAGE) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": pod.name, "namespace": pod.namespace, "annotations": pod_annotations(pod),
+                     "labels": {"app.kubernetes.io/managed-by": "netattest"}},
+        "spec": {
+            "nodeSelector": dict(pod.node_selector),
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{
+                "name": "probe",
+                "image": image,
+                "command": ["sleep", "infinity"],
+                "securityContext": {"capabilities": {"add": ["NET_RAW", "NET_ADMIN"]}},
+            }],
+        },
+    }
+
+
+def manifests(topology: Topology) -> list[dict[str, Any]]:
+    namespaces = sorted({a.namespace for a in topology.attachments} | {p.namespace for p in topology.pods})
+    docs: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+                                  for ns in namespaces]
+    docs += [nad_manifest(a) for a in topology.attachments]
+    docs += [pod_manifest(p) for p in topology.pods]
+    return docs

@@ -20,18 +20,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netattest.annotations import (
-    MAX_ANNOTATION_BYTES,
     NETWORK_STATUS_ANNOTATION,
     NETWORKS_ANNOTATION,
     NetworkSelection,
     NetworkStatus,
-    network_status_from_cni_result,
-    network_statuses_from_cni_result,
     parse_network_status,
     parse_networks_annotation,
     render_network_status,
     render_networks_annotation,
 )
+from netattest.annotations.golike import MAX_ANNOTATION_BYTES
+from netattest.lab.cni_status import network_status_from_cni_result, network_statuses_from_cni_result
 from netattest.errors import AnnotationError, NetattestError
 
 # ---------------------------------------------------------------------------------------------------------------

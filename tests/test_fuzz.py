@@ -26,15 +26,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
 
-from netattest.annotations import (
-    MAX_ANNOTATION_BYTES,
-    NETWORKS_ANNOTATION,
-    parse_network_status,
-    parse_networks_annotation,
-)
+from netattest.annotations import NETWORKS_ANNOTATION, parse_network_status, parse_networks_annotation
+from netattest.annotations.golike import MAX_ANNOTATION_BYTES
 from netattest.errors import AnnotationError, NetattestError, TopologyError
 from netattest.matrix import plan, plan_uniqueness
-from netattest.render import manifests
+from netattest.manifests import manifests
 from netattest.topology import MAX_TOPOLOGY_BYTES, Topology, load_topology, load_topology_text
 from tests.conftest import MACVLAN_ONLY, REPO
 

@@ -15,7 +15,8 @@ from netattest.errors import NetattestError
 from netattest.k8s import names
 from netattest.k8s.plan import ClusterOptions, ClusterPlan
 from netattest.k8s.pods import classify_sandbox, diagnose
-from netattest.render import PROBE_IMAGE, validate_manifest
+from netattest.k8s.validation import validate_manifest
+from netattest.manifests import PROBE_IMAGE
 from netattest.topology import load_topology
 from tests.conftest import REPO, SEED
 
@@ -52,7 +53,7 @@ def test_invalid_manifests_are_refused_with_the_field() -> None:
         validate_manifest(pod)
     nad = plan.nad_manifest(load_topology(SEED).attachments[0])
     nad["spec"]["config"] = "{\"name\": \"x\"}"
-    with pytest.raises(NetattestError, match="CNI config lacks cniVersion, type"):
+    with pytest.raises(NetattestError, match="CNI config lacks cniVersion"):
         validate_manifest(nad)
     nad["spec"] = {"config": "{}", "extra": 1}
     with pytest.raises(NetattestError, match="invalid at spec"):
@@ -119,7 +120,8 @@ def test_shipped_rbac_is_minimal_and_covers_the_run() -> None:
 
 def test_the_lab_path_never_imports_the_kubernetes_client() -> None:
     code = ("import sys; import netattest.targets.factory, netattest.targets.kubernetes, netattest.k8s.pods, "
-            "netattest.k8s.gc, netattest.render, fixtures.kubernetes; "
+            "netattest.k8s.gc, netattest.k8s.validation, netattest.commands.render, netattest.discover, "
+            "fixtures.kubernetes; "
             "print(sorted(m for m in sys.modules if m == 'kubernetes' or m.startswith('kubernetes.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.returncode == 0, out.stderr

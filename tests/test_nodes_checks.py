@@ -308,7 +308,7 @@ def test_node_options_split_per_node_and_everywhere() -> None:
 
 
 def test_debug_pod_is_pinned_to_its_node_on_the_host_network() -> None:
-    from netattest.render import validate_manifest
+    from netattest.k8s.validation import validate_manifest
 
     manifest = debug_pod_manifest("worker-1.example.com", "3fa2c901", "netattest-3fa2c901-node-checks",
                                   service_account="netattest-node-check",

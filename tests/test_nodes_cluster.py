@@ -33,7 +33,7 @@ from netattest.lab.lab import Lab
 from netattest.nodes import checks, duties, fleet
 from netattest.nodes.access import DebugPodNodeAccess, LabNodeAccess, NodeAccessError, debug_pod_manifest
 from netattest.nodes.k8sexec import K8sExecBackend, exec_host
-from netattest.render import validate_manifest
+from netattest.k8s.validation import validate_manifest
 from netattest.runid import netns_name
 from netattest.topology import load_topology
 from tests.conftest import MACVLAN_ONLY, REPO

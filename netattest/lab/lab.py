@@ -21,7 +21,8 @@ from typing import Any, Callable
 from pyroute2 import netns as pyroute_netns
 
 from netattest.annotations import (NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION, NetworkStatus,
-                                   network_status_from_cni_result, parse_networks_annotation, render_network_status)
+                                   parse_networks_annotation, render_network_status)
+from netattest.lab.cni_status import network_status_from_cni_result
 from netattest.errors import CniError, LabError
 from netattest.inventory import (BridgePort, HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView)
 from netattest.lab import cni, daemons, host_device, routers
@@ -34,7 +35,7 @@ from netattest.lab.wiring import NODE_SYSCTLS, Fabric, Namespace, remove_namespa
 from netattest.lab.nads import WHEREABOUTS_NOTE, NadStore
 from netattest.manifests import runtime_config
 from netattest.probe.readers import read_bridge_ports, read_sysctls
-from netattest.render import pod_manifest
+from netattest.manifests import pod_manifest
 from netattest.runid import netns_name, new_run_id, parse_netns_name
 from netattest.nodes.duties import node_link
 from netattest.scheduling import no_node_reason, schedule

@@ -25,7 +25,7 @@ from netattest.outcomes import Outcome
 from netattest.inventory import Inventory, PodView
 from netattest.manifests import NAD_API_VERSION, nad_cni_config
 from netattest.matrix import Check, Subject
-from netattest.render import pod_manifest
+from netattest.manifests import pod_manifest
 from netattest.report.pcap import pcap_bytes
 from netattest.report.records import check_frames, check_pcap, check_record, mac_owners, wants_pcap
 from netattest.report.scrub import Scrubber

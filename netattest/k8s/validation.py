@@ -1,50 +1,14 @@
-"""``netattest render``: the manifests a run would apply, for change review before anything touches a cluster."""
+"""Rendered manifests checked before anything reaches a cluster: Kubernetes objects against the Kubernetes JSON
+schemas (kubernetes-validate), NADs against the CRD's schema plus a CNI config Multus can parse (a single plugin or
+a conflist), and the OpenShift network operator's Raw entries."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import Any
 
-import yaml
-
-from netattest.manifests import nad_manifest, pod_annotations
 from netattest.naming import (DNS1123_LABEL_MAX, DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_MAX,
                               DNS1123_SUBDOMAIN_PATTERN)
-from netattest.topology import load_topology
-from netattest.topology.model import Pod, Topology
-
-#: Default probe image: Alpine with python3 + scapy + iproute2 (override per run for air-gapped labs).
-PROBE_IMAGE = "docker.io/nicolaka/netshoot:v0.13"
-
-
-def pod_manifest(pod: Pod, image: str = PROBE_IMAGE) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": pod.name, "namespace": pod.namespace, "annotations": pod_annotations(pod),
-                     "labels": {"app.kubernetes.io/managed-by": "netattest"}},
-        "spec": {
-            "nodeSelector": dict(pod.node_selector),
-            "terminationGracePeriodSeconds": 0,
-            "containers": [{
-                "name": "probe",
-                "image": image,
-                "command": ["sleep", "infinity"],
-                "securityContext": {"capabilities": {"add": ["NET_RAW", "NET_ADMIN"]}},
-            }],
-        },
-    }
-
-
-def manifests(topology: Topology) -> list[dict[str, Any]]:
-    namespaces = sorted({a.namespace for a in topology.attachments} | {p.namespace for p in topology.pods})
-    docs: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
-                                  for ns in namespaces]
-    docs += [nad_manifest(a) for a in topology.attachments]
-    docs += [pod_manifest(p) for p in topology.pods]
-    return docs
-
 
 #: Kubernetes version whose schemas (from the kubernetes-validate package) the rendered manifests must satisfy.
 KUBERNETES_SCHEMA_VERSION = "1.30"
@@ -132,32 +96,3 @@ def validate_manifest(doc: dict[str, Any], version: str = KUBERNETES_SCHEMA_VERS
                              f"{path}: {exc.message}") from None
     except kubernetes_validate.SchemaNotFoundError as exc:
         raise NetattestError(f"rendered {name}: {exc.message}") from None
-
-
-def render_command(args: argparse.Namespace) -> int:
-    """Print (and validate) what a cluster run applies: the Kubernetes target's own plan, not a copy of it."""
-    from netattest.k8s.plan import ClusterOptions, ClusterPlan, default_probe_image
-
-    topology = load_topology(args.topology)
-    run_id = getattr(args, "run_id", None) or "00000000"
-    options = ClusterOptions(provision=getattr(args, "provision", "direct"),
-                             probe_image=getattr(args, "probe_image", None) or default_probe_image(),
-                             scc=getattr(args, "scc", "netattest-probe"),
-                             node_inventory=not getattr(args, "no_node_inventory", False))
-    plan = ClusterPlan(topology, run_id, options, openshift=bool(getattr(args, "openshift", False)))
-    docs = plan.manifests()
-    if options.provision == "operator":
-        docs.append({"apiVersion": "operator.openshift.io/v1", "kind": "Network", "metadata": {"name": "cluster"},
-                     "spec": {"additionalNetworks": [plan.operator_entry(a) for a in topology.attachments]}})
-    for doc in docs:
-        validate_manifest(doc)
-    placeholder = " (a placeholder: every run uses its own; pass --run-id to see exact names)" \
-        if run_id == "00000000" else ""
-    print(f"# netattest render: topology {topology.name}, run id {run_id}{placeholder}")
-    print(f"# {len(docs)} manifests, validated against the Kubernetes {KUBERNETES_SCHEMA_VERSION} schemas"
-          + (" and the NAD CRD schema" if options.provision == "direct" else ""))
-    if options.provision == "operator":
-        print("# the last document is a merge patch: its entries are appended to the operator's "
-              "spec.additionalNetworks and removed after the run")
-    print(yaml.safe_dump_all(docs, sort_keys=False), end="")
-    return 0
