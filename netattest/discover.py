@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from ipaddress import IPv4Interface, IPv4Network, ip_interface, ip_network
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network, ip_interface, ip_network
 from typing import Any
 
 import yaml
@@ -22,7 +21,8 @@ from netattest.inventory import InterfaceView
 from netattest.ipam_pool import whereabouts_range
 from netattest.naming import DNS1123_LABEL_MAX, is_dns1123_label
 from netattest.routes import parse_route
-from netattest.topology.model import CHAIN_PLUGINS, PLUGIN_MODES as MODES
+from netattest.topology.model import CHAIN_PLUGINS
+from netattest.topology.model import PLUGIN_MODES as MODES
 
 #: node labels every node carries or that describe the machine, not the networks: left out of the draft
 NOISE_LABEL_PREFIXES = ("beta.kubernetes.io/", "kubernetes.io/", "topology.kubernetes.io/", "feature.node.",
@@ -263,9 +263,9 @@ def draft_topology(facts: ClusterFacts, name: str = "discovered") -> tuple[str, 
             link = links.get(nic)
             entry = {"name": nic}
             note = "" if links else "GUESSED: a NAD's master; the node's NICs were not read"
-            nad = masters.get(nic)
-            if nad is not None:
-                entry["network"] = nad.entry["network"]
+            owner = masters.get(nic)
+            if owner is not None:
+                entry["network"] = owner.entry["network"]
             elif link and link.addresses and node_net and ip_interface(link.addresses[0]).ip in node_net:
                 entry["network"] = networks["nodes"]
                 entry["address"] = link.addresses[0]
@@ -313,20 +313,20 @@ def _probe_pods(nads: list[_Nad], nodes: list[dict[str, Any]], facts: ClusterFac
     """One probe pod per NAD and node that can carry it (the node has the master, or its NICs are unknown); a NAD
     with its own static addresses gets one pod, a static NAD without them gets guessed addresses."""
     pods: list[tuple[dict[str, Any], str]] = []
-    claimed = {ip_interface(a).ip for n in nads for a in n.static_addresses if "/" in a}
+    claimed: set[IPv4Address] = {IPv4Interface(a).ip for n in nads for a in n.static_addresses if "/" in a}
     for nad in nads:
         link = str(nad.entry.get("master") or nad.entry.get("device") or "")
         carriers = [n["name"] for n in nodes if not link or not facts.nics.get(n["name"])
                     or link in facts.nics[n["name"]]]
         if nad.static_addresses:
             carriers = carriers[:1]
-        hosts: Iterable[IPv4Interface] = ()
+        hosts: list[IPv4Interface | None] = [None] * len(carriers)
         if nad.entry["ipam"]["type"] == "static" and not nad.static_addresses:
-            subnet = nad.subnet or ip_network(PLACEHOLDER_SUBNET)
+            subnet = nad.subnet or IPv4Network(PLACEHOLDER_SUBNET)
             free = [ip for ip in reversed(list(subnet.hosts())[1:-1]) if ip not in claimed][:len(carriers)]
             claimed.update(free)
             hosts = [IPv4Interface(f"{ip}/{subnet.prefixlen}") for ip in free]
-        for node, address in zip(carriers, list(hosts) or [None] * len(carriers)):
+        for node, address in zip(carriers, hosts):
             pod: dict[str, Any] = {"name": _label(f"{nad.name}-{node}", taken), "namespace": nad.namespace,
                                    "nodeSelector": {"kubernetes.io/hostname": node}}
             network: dict[str, Any] = {"attachment": nad.name}

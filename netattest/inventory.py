@@ -119,6 +119,13 @@ class PodView:
     def label(self) -> str:
         return f"{self.name}@{self.node or 'unscheduled'}"
 
+    @property
+    def annotations(self) -> dict[str, str]:
+        """The pod's annotations as the target last saw them (networks, network-status)."""
+        metadata = self.manifest.get("metadata")
+        found = metadata.get("annotations") if isinstance(metadata, dict) else None
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
 
 @dataclass
 class NodeView:

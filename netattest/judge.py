@@ -53,8 +53,8 @@ def judge_reachable(check: Check, results: list[ProbeResult], source: Resolved, 
     if len(macs) > 1 and check.target.kind == "pod" and target.mac in macs \
             and set(macs) <= actors.pod_macs(check.target.name):
         # the pod's other interfaces on the VLAN answer for this one's address: ARP flux inside one pod
-        others = ", ".join(f"{actors.owners(m)} ({m})" for m in macs if m != target.mac)
-        flux = (f"; ARP flux in pod {check.target.label.split(':')[0]}: {others} also answered for {target.ip} "
+        siblings = ", ".join(f"{actors.owners(m)} ({m})" for m in macs if m != target.mac)
+        flux = (f"; ARP flux in pod {check.target.label.split(':')[0]}: {siblings} also answered for {target.ip} "
                 "(the pod's kernel answers ARP for any of its addresses on every interface, arp_ignore=0; set "
                 "net.ipv4.conf.all.arp_ignore=1 in the pod, e.g. with the tuning plugin, if it matters)")
         if findings is not None:

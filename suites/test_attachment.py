@@ -67,8 +67,7 @@ def test_pod_interface(pod_interface: Subject, inventory: Inventory, topology: T
     expect(iface.up, f"{view.label} {iface.name} is down")
     requested = next(n for n in topology.pods if n.key == view.key).networks
     wanted = next(n for n in requested if n.interface == pod_interface.iface)
-    promised = [str(i) for i in wanted.ips] or [str(a.get("address")) for a in att.ipam.config.get(  # type: ignore[union-attr]
-        "addresses", []) if att.ipam.type == "static"]
+    promised = [str(i) for i in wanted.ips] or att.ipam.static_addresses()
     if promised:
         expect(sorted(iface.addresses) == sorted(promised),
                f"{view.label} {iface.name} has addresses {list(iface.addresses)}, expected {promised}"
@@ -82,7 +81,7 @@ def test_pod_interface(pod_interface: Subject, inventory: Inventory, topology: T
         return
     subnet = topology.network(att.network).subnet
     outside = [a for a in iface.addresses if ip_interface(a).ip not in subnet]
-    expect(iface.addresses and not outside,
+    expect(bool(iface.addresses) and not outside,
            f"{view.label} {iface.name} addresses {list(iface.addresses)} are not in VLAN {att.network} {subnet}")
 
 
@@ -94,7 +93,7 @@ def test_network_status(attached_pod: Pod, inventory: Inventory, evidence: Evide
         evidence.attach_pod(attached_pod.key)
     evidence.verdict("the network-status annotation agrees with the interfaces inside the pod")
     expect(view.phase == "Running", f"{view.label} is {view.phase}: {view.reason}")
-    annotations = view.manifest.get("metadata", {}).get("annotations", {})  # type: ignore[union-attr]
+    annotations = view.annotations
     raw = annotations.get(NETWORK_STATUS_ANNOTATION)
     expect(raw is not None, f"{view.label} has no {NETWORK_STATUS_ANNOTATION} annotation")
     allure.attach(str(raw), name="network-status", attachment_type=allure.attachment_type.JSON)

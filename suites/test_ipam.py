@@ -3,7 +3,7 @@ hijack the pod's default route unless the topology allows it."""
 
 from __future__ import annotations
 
-from ipaddress import ip_address
+from ipaddress import IPv4Address
 
 import allure
 import pytest
@@ -62,7 +62,7 @@ def test_dhcp_lease(dhcp_interface: Subject, inventory: Inventory, topology: Top
     servers = [h for h in topology.external_hosts if h.network == network.name and h.dhcp_server]
     expect(bool(servers), f"no DHCP server is declared on VLAN {network.name} (externalHosts[].dhcpServer)")
     first, last = servers[0].dhcp_range(network.subnet)
-    leased = ip_address(iface.ips[0])
+    leased = IPv4Address(iface.ips[0])
     expect(first <= leased <= last, f"{pod.label} {iface.name} has {leased}, outside the pool {first}-{last} of "
                                     f"DHCP server {servers[0].name}: another server answered")
     defaults = [r for r in pod.routes if r.startswith("default") and r.endswith(f"dev {iface.name}")]
@@ -83,8 +83,7 @@ def test_ipam_routes(routed_interface: Subject, inventory: Inventory, evidence: 
     att = routed_interface.attachment
     assert att is not None
     config = dict(att.ipam.config)
-    wanted = wanted_routes(list(config.get("routes", [])), routed_interface.iface,  # type: ignore[arg-type]
-                           ipam_gateway(config))
+    wanted = wanted_routes(att.ipam.routes(), routed_interface.iface, ipam_gateway(config))
     missing = missing_routes(wanted, pod.routes)
     expect(not missing, f"{pod.label}: IPAM of {att.key} configures routes that its routing table lacks: "
                         f"{'; '.join(missing)} (table: {pod.routes or 'empty'})")

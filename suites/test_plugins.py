@@ -130,7 +130,7 @@ def test_bridge_port(bridge_interface: Subject, inventory: Inventory, topology: 
            f"hairpinMode {str(wanted.hairpin).lower()}")
     if wanted.is_gateway:
         bridge = node.nics.get(wanted.name)
-        gateway = ipam_gateway(att.ipam.config)
+        gateway = ipam_gateway(dict(att.ipam.config))
         held = [a.split("/")[0] for a in (bridge.addresses if bridge else ())]
         subnet = topology.network(att.network).subnet
         ok = gateway in held if gateway else any(ip_interface(a).ip in subnet for a in (bridge.addresses if bridge

@@ -119,10 +119,14 @@ def _read_nics(args: argparse.Namespace, facts: ClusterFacts) \
     topology = Topology("discover", "<discover>", "", (), tuple(Node(n, {}, ()) for n in names), (), (), (), ())
     options = ClusterOptions(kubeconfig=args.kubeconfig, context=args.context, pod_timeout=args.pod_timeout)
     target = KubernetesTarget(topology, new_run_id(), options=options,
-                              progress=lambda m: sys.stderr.write(f"netattest discover: {m}\n"))
+                              progress=_progress)
     try:
         inventory = target.deploy()
         nics = {n.name: n.nics for n in inventory.nodes if n.nics}
         return nics, target.node_routes
     finally:
         target.teardown()
+
+
+def _progress(message: str) -> None:
+    sys.stderr.write(f"netattest discover: {message}\n")

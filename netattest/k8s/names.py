@@ -10,8 +10,11 @@ for its run id.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
+import os
 import re
+import socket
 from datetime import UTC, datetime, timedelta
 
 from netattest.naming import DNS1123_LABEL_MAX, is_dns1123_label
@@ -89,3 +92,12 @@ def parse_ttl(text: str) -> timedelta:
         raise ValueError(f"TTL {text!r}: expected a number with an optional unit s, m, h or d, e.g. 2h")
     value, unit = float(match[1]), match[2] or "s"
     return timedelta(seconds=value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
+
+
+def created_by() -> str:
+    """Who made a run's objects (user@host pid), written into their annotations for whoever finds them."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # a container without a passwd entry
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"

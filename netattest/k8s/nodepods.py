@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from netattest.k8s.api import create_support_object
 from netattest.errors import ClusterError, ClusterPermissionError
 from netattest.k8s import names
+from netattest.k8s.api import create_support_object
 from netattest.k8s.plan import NODE_CHECK_SERVICE_ACCOUNT, ClusterOptions, ClusterPlan
 from netattest.k8s.pods import PodState, one_line, wait_for_pods
 from netattest.signals import deferred_interrupts
@@ -93,7 +93,7 @@ class NodeDebugPods:
         openshift = (options.openshift if options.openshift is not None
                      else "security.openshift.io" in groups or "config.openshift.io" in groups)
         self.plan = ClusterPlan(self.topology, self.run_id, options, openshift=openshift,
-                                created_by=_created_by())
+                                created_by=names.created_by())
         try:
             self.nodes = {n["metadata"]["name"]: n for n in self.cluster.list_nodes()}
         except ClusterPermissionError:
@@ -231,10 +231,4 @@ def _refused(exc: ClusterPermissionError, scc: str) -> str:
     else:
         head = "RBAC refused its debug pod"
     return f"{head}: {text}"
-
-
-def _created_by() -> str:
-    from netattest.targets.kubernetes import _created_by as created_by
-
-    return created_by()
 

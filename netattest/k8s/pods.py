@@ -188,16 +188,16 @@ def wait_for_pods(cluster: Cluster, states: list[PodState], *, selector: str, ti
                     s.diagnosis = Diagnosis("no longer waited for (the run is ending)", "ended", True)
             return states
         now = time.monotonic()
-        listed = {}
+        listed: dict[tuple[str, str], dict[str, Any]] = {}
         for ns in namespaces:
             for pod in cluster.list_pods(ns, selector):
                 listed[(ns, pod["metadata"]["name"])] = pod
         for state in states:
-            pod = listed.get((state.namespace, state.name))
-            if pod is None:
+            found = listed.get((state.namespace, state.name))
+            if found is None:
                 state.diagnosis = Diagnosis("the pod disappeared (deleted by someone else or evicted)", "ended", True)
             else:
-                state.pod = pod
+                state.pod = pod = found
                 events = [] if _looks_running(pod) else cluster.pod_events(state.namespace, state.name)
                 state.diagnosis = diagnose(pod, events)
             if state.diagnosis.blocking:

@@ -62,7 +62,8 @@ def validate_manifest(doc: dict[str, Any], version: str = KUBERNETES_SCHEMA_VERS
 
     kind = doc.get("kind", "?")
     meta = doc.get("metadata") or {}
-    name = f"{kind} {meta.get('namespace') + '/' if meta.get('namespace') else ''}{meta.get('name', '?')}"
+    namespace = f"{meta['namespace']}/" if meta.get("namespace") else ""
+    name = f"{kind} {namespace}{meta.get('name', '?')}"
     if kind == "NetworkAttachmentDefinition":
         errors = sorted(jsonschema.Draft202012Validator(NAD_SCHEMA).iter_errors(doc), key=lambda e: list(e.path))
         if errors:

@@ -467,8 +467,8 @@ def teardown_run(run_id: str, state_root=STATE_ROOT) -> list[str]:
 
     def delete_pod(path: Path) -> list[str]:
         errors = []
-        data = run_dir.read_json(f"{POD_RECORDS}/{path.name}") or {}
-        for call in reversed(data.get("calls", [])):  # type: ignore[union-attr]
+        data: dict[str, Any] = dict(run_dir.read_json(f"{POD_RECORDS}/{path.name}") or {})  # type: ignore[call-overload]
+        for call in reversed(data.get("calls", [])):
             try:
                 cni.cni_del(_call_from(call), call.get("result"))  # type: ignore[arg-type]
             except (CniError, LabError, KeyError) as exc:

@@ -38,7 +38,17 @@ from dataclasses import asdict
 from typing import Any, BinaryIO
 
 # in a pod, the bootstrap registers the engine's source under this very name
-from netattest.probe.engine import Answer, Endpoint, Heard, Listener, Probe, ProbeEngine, ProbeResult, WindowStats
+from netattest.probe.engine import (
+    Answer,
+    CapturedFrame,
+    Endpoint,
+    Heard,
+    Listener,
+    Probe,
+    ProbeEngine,
+    ProbeResult,
+    WindowStats,
+)
 from netattest.probe.readers import read_bridge_ports, read_interfaces, read_neighbours, read_routes, read_sysctls
 
 PROTOCOL = 1
@@ -88,11 +98,8 @@ def result_from_wire(data: dict[str, Any], probe: Probe) -> ProbeResult:
                          attempts=int(data.get("attempts", 0)), answers=[Answer(**a) for a in data.get("answers", [])],
                          sent_summary=data.get("sent_summary", ""), sent_hex=data.get("sent_hex", ""),
                          error=data.get("error", ""))
-    if data.get("frames") and hasattr(result, "frames"):
-        from netattest.probe import engine
-
-        make = getattr(engine, "CapturedFrame", lambda *fields: tuple(fields))
-        result.frames = [make(float(t), bool(sent), bytes.fromhex(raw)) for t, sent, raw in data["frames"]]
+    if data.get("frames"):  # the engine ships with the agent: both know CapturedFrame
+        result.frames = [CapturedFrame(float(t), bool(sent), bytes.fromhex(raw)) for t, sent, raw in data["frames"]]
     return result
 
 

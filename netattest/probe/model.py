@@ -13,7 +13,7 @@ ProbeKind = Literal["arp", "icmp", "udp", "tcp"]
 UDP_PORT = 33434  # traceroute's first port: closed almost everywhere, so a live host answers ICMP port unreachable
 TCP_PORT = 9  # discard: closed almost everywhere, so a live host answers RST (an open one answers SYN-ACK)
 #: IP probes (everything but ARP): sent to an explicit next-hop MAC, answered at L3
-IP_KINDS = ("icmp", "udp", "tcp")
+IP_KINDS: tuple[ProbeKind, ...] = ("icmp", "udp", "tcp")
 
 
 class ProbeError(Exception):

@@ -59,7 +59,7 @@ def _all(data: bytes, kind: int) -> list[bytes]:
 def _dump(sock: socket.socket, msg_type: int, body: bytes, seq: int) -> list[bytes]:
     header = struct.pack("=LHHLL", 16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
     sock.send(header + body)
-    messages = []
+    messages: list[bytes] = []
     while True:
         data = sock.recv(1 << 20)
         offset = 0

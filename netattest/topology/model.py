@@ -121,6 +121,17 @@ class Ipam:
     #: Extra keys passed through to the IPAM plugin (ranges, routes, gateway, ...), camelCase as CNI spells them.
     config: Mapping[str, object] = field(default_factory=dict)
 
+    def routes(self) -> list[dict[str, object]]:
+        """The ``routes`` entries of the config (each a mapping with ``dst`` and maybe ``gw``)."""
+        routes = self.config.get("routes")
+        return [dict(r) for r in routes if isinstance(r, Mapping)] if isinstance(routes, list) else []
+
+    def static_addresses(self) -> list[str]:
+        """The addresses a static IPAM config gives in the NAD itself (not through the annotation)."""
+        entries = self.config.get("addresses") if self.type == "static" else None
+        return [str(e["address"]) for e in entries if isinstance(e, Mapping) and "address" in e] \
+            if isinstance(entries, list) else []
+
 
 @dataclass(frozen=True)
 class BridgeOptions:
