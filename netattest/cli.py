@@ -10,10 +10,8 @@ import sys
 from typing import Sequence
 
 from netattest import commands
-from netattest.errors import NetattestError
+from netattest.errors import EXIT_BROKEN, NetattestError
 from netattest.signals import terminate_as_interrupt
-
-EXIT_BROKEN = 2
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -6,11 +6,14 @@ print ``str(error)`` and exit with status 2 ("the harness or target was broken")
 
 from __future__ import annotations
 
+EXIT_FAILED = 1  # an expectation did not hold
+EXIT_BROKEN = 2  # the harness or the target was broken: nothing was proven either way
+
 
 class NetattestError(Exception):
     """A problem the user can fix; its message names the cause and the fix in one paragraph."""
 
-    exit_code = 2
+    exit_code = EXIT_BROKEN
 
 
 class TopologyError(NetattestError):

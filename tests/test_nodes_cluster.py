@@ -440,7 +440,7 @@ def test_the_nodes_suite_gives_the_same_verdicts_through_debug_pods_as_on_the_la
     node_sh(lab, "node2", "sysctl -qw net.ipv4.conf.all.arp_ignore=0 net.ipv4.conf.ens224.arp_ignore=0")
     lab_argv = [sys.executable, "-m", "pytest", "suites/test_nodes.py", "-p", "no:cacheprovider", "-q", "-p",
                 "no:randomly", "--topology", str(MACVLAN_ONLY), "--run-id", RUN, "--reports-dir",
-                str(tmp_path / "lab"), "--existing-lab", lab.run_id, "--cni-bin-dir", CNI_BIN_DIRS[0]]
+                str(tmp_path / "lab"), "--lab", lab.run_id, "--cni-bin-dir", CNI_BIN_DIRS[0]]
     _, lab_out, lab_summary, _ = run_suite(lab_argv, tmp_path / "lab")
     with cluster_over_lab_nodes(lab) as server:
         kubeconfig = server.kubeconfig(tmp_path / "kc")

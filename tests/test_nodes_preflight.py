@@ -64,7 +64,7 @@ def test_the_suite_names_every_broken_precondition_of_a_kept_lab(kept_lab: Lab, 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "macvlan").symlink_to(os.path.join(CNI_BIN_DIRS[0], "macvlan"))
-    code, out, summary, nodes = run(suite(tmp_path, "--existing-lab", kept_lab.run_id, "--cni-bin-dir",
+    code, out, summary, nodes = run(suite(tmp_path, "--lab", kept_lab.run_id, "--cni-bin-dir",
                                           f"node1={bin_dir}"), tmp_path)
     assert code == 1, out
     failed = reasons(summary, "failed")

@@ -7,6 +7,7 @@ import argparse
 import yaml
 
 from netattest.k8s.validation import KUBERNETES_SCHEMA_VERSION, validate_manifest
+from netattest.options import DEFAULT_TOPOLOGY
 from netattest.topology import load_topology
 
 NAME = "render"
@@ -14,7 +15,7 @@ HELP = "print the manifests a run would apply"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--topology", default="topologies/restricted-vlan.yaml")
+    parser.add_argument("--topology", default=DEFAULT_TOPOLOGY, help="topology YAML file (default: %(default)s)")
     parser.add_argument("--run-id", default=None, help="show the names a run with this id would use")
     parser.add_argument("--provision", default="direct", choices=("direct", "operator"))
     parser.add_argument("--probe-image", default=None)

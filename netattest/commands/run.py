@@ -11,8 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from netattest.errors import NetattestError
+from netattest.errors import EXIT_BROKEN, NetattestError
 from netattest.nodes.report import preflight_lines
+from netattest.options import add_to_argparse, to_pytest_argv
 from netattest.runid import is_run_id, new_run_id
 from netattest.topology import load_topology
 
@@ -20,53 +21,34 @@ NAME = "run"
 HELP = "run the acceptance suites against a target and write the reports"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SUITES_DIR = REPO_ROOT / "suites"
-DEFAULT_TOPOLOGY = "topologies/restricted-vlan.yaml"
-EXIT_BROKEN = 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--topology", default=DEFAULT_TOPOLOGY, help="topology YAML (default: %(default)s)")
-    parser.add_argument("--target", default="lab", choices=("lab", "kubernetes"))
-    parser.add_argument("--kernel", default="auto", choices=("auto", "host", "uml"))
-    parser.add_argument("--reports-dir", default="reports")
-    parser.add_argument("--run-id", default=None)
-    parser.add_argument("-m", dest="markers", default=None, help="select suites by marker, e.g. isolation")
-    parser.add_argument("-k", dest="keyword", default=None, help="select checks by keyword expression")
-    parser.add_argument("--probe-timeout", type=float, default=1.0)
-    parser.add_argument("--keep", action="store_true", help="keep the lab after the run (debugging)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="list every check as it runs")
-    parser.add_argument("--capture", default="failed", choices=("all", "failed", "none"),
-                        help="pcaps of the probe traffic: every check, checks that did not pass (default), none")
-    parser.add_argument("--baseline", default=None, metavar="RUN",
-                        help="an earlier run (directory or run id): the report lists what changed since")
-    parser.add_argument("--skip-preflight", action="store_true",
-                        help="do not check the nodes first (by default an unfit node stops the run before any "
-                             "pod is created)")
-    parser.epilog = ("Any other option is passed to the pytest session (e.g. --kubeconfig, --node-host "
-                     "NODE=ssh://USER@ADDRESS, --cni-bin-dir [NODE=]DIR).")
-    parser.set_defaults(passes_extra=True)
+    add_to_argparse(parser)
+    select = parser.add_argument_group("selecting checks (pytest's own options)")
+    select.add_argument("-m", dest="markers", default=None,
+                        help="suites by marker: attachment, reachability, isolation, mac, ipam, nodes")
+    select.add_argument("-k", dest="keyword", default=None, help="checks by keyword expression, e.g. 'pod-a'")
+    select.add_argument("-v", "--verbose", action="store_true", help="list every check as it runs")
+    select.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARG",
+                        help="anything after -- goes to the pytest session as it is (e.g. -- --tb=short)")
+    parser.epilog = "Every option above also works with plain pytest on the suites (pytest suites/ --topology ...)."
 
 
 def pytest_argv(args: argparse.Namespace, run_id: str, reports_root: Path) -> list[str]:
+    given = argparse.Namespace(**{**vars(args), "run_id": run_id, "reports_dir": str(reports_root),
+                                  "topology": str(Path(args.topology).absolute())})
     argv = [sys.executable, "-m", "pytest", str(SUITES_DIR), "--rootdir", str(REPO_ROOT),
-            "-c", str(REPO_ROOT / "pyproject.toml"), "-p", "no:cacheprovider",
-            "--topology", str(Path(args.topology).absolute()), "--target", args.target, "--kernel", args.kernel,
-            "--run-id", run_id, "--reports-dir", str(reports_root), "--probe-timeout", str(args.probe_timeout),
+            "-c", str(REPO_ROOT / "pyproject.toml"), "-p", "no:cacheprovider", *to_pytest_argv(given),
+            "--run-id", run_id, "--reports-dir", str(reports_root), "--topology", given.topology,
             "--tb=no", "--no-header", "-rN", "-v" if args.verbose else "-q"]
     if args.markers:
-        preflight = not getattr(args, "skip_preflight", False) and "nodes" not in args.markers
+        preflight = not args.skip_preflight and "nodes" not in args.markers
         # the node pre-flight gates whatever part is selected: it stays in unless skipped
         argv += ["-m", f"({args.markers}) or nodes" if preflight else args.markers]
     if args.keyword:
         argv += ["-k", args.keyword]
-    if args.keep:
-        argv.append("--keep")
-    if getattr(args, "skip_preflight", False):
-        argv.append("--skip-preflight")
-    argv += ["--pcap", getattr(args, "capture", "failed")]
-    if getattr(args, "baseline", None):
-        argv += ["--baseline", str(args.baseline)]
-    return argv + list(getattr(args, "extra", []))
+    return argv + list(args.pytest_args or [])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,9 +79,8 @@ def gc_command(args: argparse.Namespace, run_id: str) -> str:
     and the cluster cannot tell that their owner is dead), with the run's own kubeconfig and context."""
     if args.target != "kubernetes":
         return "netattest gc"  # the lab's gc sees that the run's owner process is gone
-    extra = list(getattr(args, "extra", []))
-    where = [arg for i, arg in enumerate(extra) if arg.startswith(("--kubeconfig=", "--context="))
-             or arg in ("--kubeconfig", "--context") or (i and extra[i - 1] in ("--kubeconfig", "--context"))]
+    where = [arg for key in ("kubeconfig", "context") if getattr(args, key, None)
+             for arg in (f"--{key}", str(getattr(args, key)))]
     return shlex.join(["netattest", "gc", "--target", "kubernetes", *where, "--run-id", run_id])
 
 
