@@ -20,11 +20,45 @@ from .wording import Path, _q
 Problem = tuple[Path, str, str]
 
 
+#: keys that shape addresses, by the IPAM plugins that read them: another plugin ignores them without a word
+#: (read from containernetworking/plugins host-local and static, and whereabouts)
+OWNERS: dict[str, tuple[str, ...]] = {
+    "ranges": ("host-local",), "subnet": ("host-local",), "rangeStart": ("host-local",),
+    "rangeEnd": ("host-local",), "resolvConf": ("host-local",), "gateway": ("host-local", "whereabouts"),
+    "routes": ("host-local", "static", "whereabouts"), "addresses": ("static",), "dns": ("static", "whereabouts"),
+    "range": ("whereabouts",), "range_start": ("whereabouts",), "range_end": ("whereabouts",),
+    "exclude": ("whereabouts",), "enable_overlapping_ranges": ("whereabouts",),
+}
+#: how the plugin at hand spells what a foreign key meant
+SPELLING = {
+    ("host-local", "range"): "ranges: [[{subnet: <CIDR>, rangeStart: <first>, rangeEnd: <last>}]]",
+    ("host-local", "range_start"): "rangeStart inside ranges", ("host-local", "range_end"): "rangeEnd inside ranges",
+    ("whereabouts", "ranges"): "range: <CIDR>, range_start: <first>, range_end: <last>",
+    ("whereabouts", "rangeStart"): "range_start", ("whereabouts", "rangeEnd"): "range_end",
+    ("whereabouts", "subnet"): "range: <CIDR>", ("static", "gateway"): "addresses: [{address: <CIDR>, gateway: <IP>}]",
+}
+
+
 def ipam_problems(kind: str, config: dict[str, Any], subnet: ipaddress.IPv4Network) -> list[Problem]:
     """Every problem of an IPAM config (``type`` excluded) for a NAD on a VLAN with ``subnet``."""
     rules = {"host-local": _host_local, "static": _static, "whereabouts": _whereabouts, "dhcp": _dhcp,
              "none": _none}
-    return list(rules[kind](config, subnet))
+    return list(_foreign(kind, config)) + list(rules[kind](config, subnet))
+
+
+def _foreign(kind: str, config: dict[str, Any]) -> Iterator[Problem]:
+    """A key another IPAM plugin reads: this one ignores it, so what it says never happens (dhcp and none have
+    their own, plainer rules)."""
+    if kind in ("dhcp", "none"):
+        return
+    for key in config:
+        owners = OWNERS.get(key)
+        if owners is None or kind in owners:
+            continue
+        spelled = SPELLING.get((kind, key))
+        fix = (f"write it as {kind} spells it: {spelled}" if spelled else f"remove {key}") \
+            + f", or use {' or '.join(owners)} IPAM"
+        yield (key,), f"{kind} IPAM ignores {key}, a setting of {' and '.join(owners)} IPAM", fix
 
 
 def _cidr(value: Any, path: Path, what: str) -> tuple[ipaddress.IPv4Interface | None, Problem | None]:
@@ -93,6 +127,10 @@ def _range(entry: Any, path: Path, subnet: ipaddress.IPv4Network) -> Iterator[Pr
         yield problem  # type: ignore[misc]
         return
     network = iface.network
+    if iface.ip != network.network_address:
+        yield (path + ("subnet",), f"range subnet {entry['subnet']} has host bits set (host-local refuses it)",
+               f"write the network address: {network}")
+        return
     if not network.subnet_of(subnet):
         yield (path + ("subnet",), f"range subnet {network} is outside the VLAN's subnet {subnet}",
                f"use {subnet} or a part of it")
@@ -111,6 +149,22 @@ def _range(entry: Any, path: Path, subnet: ipaddress.IPv4Network) -> Iterator[Pr
                "swap them")
 
 
+def _span(entry: dict[str, Any]) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
+    network = ipaddress.ip_network(entry["subnet"], strict=False)
+    first = ipaddress.IPv4Address(entry.get("rangeStart") or network.network_address + 1)
+    last = ipaddress.IPv4Address(entry.get("rangeEnd") or network.broadcast_address - 1)
+    return first, last
+
+
+def _overlaps(spans: list[tuple[Path, ipaddress.IPv4Address, ipaddress.IPv4Address]]) -> Iterator[Problem]:
+    """host-local refuses two ranges that share an address (within a range set and across sets)."""
+    for i, (path, first, last) in enumerate(spans):
+        for other, o_first, o_last in spans[:i]:
+            if first <= o_last and o_first <= last:
+                yield (path, f"range {first}-{last} overlaps range {o_first}-{o_last} of "
+                             f"ranges[{other[1]}][{other[2]}] (host-local refuses it)", "make the ranges disjoint")
+
+
 def _host_local(config: dict[str, Any], subnet: ipaddress.IPv4Network) -> Iterator[Problem]:
     if "ranges" in config:
         ranges = config["ranges"]
@@ -118,11 +172,16 @@ def _host_local(config: dict[str, Any], subnet: ipaddress.IPv4Network) -> Iterat
             yield (("ranges",), f"ranges is {_q(ranges)}, not a list of range sets (a list of lists of ranges)",
                    f"write ranges: [[{{subnet: {subnet}}}]]")
             return
+        spans: list[tuple[Path, ipaddress.IPv4Address, ipaddress.IPv4Address]] = []
         for k, range_set in enumerate(ranges):
             if not range_set:
                 yield ("ranges", k), "an empty range set", "give it at least one {subnet: ...}"
             for j, entry in enumerate(range_set):
-                yield from _range(entry, ("ranges", k, j), subnet)
+                problems = list(_range(entry, ("ranges", k, j), subnet))
+                yield from problems
+                if not problems:
+                    spans.append((("ranges", k, j), *_span(entry)))
+        yield from _overlaps(spans)
     elif "subnet" in config:  # the older single-range form
         yield from _range({k: config[k] for k in ("subnet", "rangeStart", "rangeEnd", "gateway") if k in config},
                           (), subnet)
