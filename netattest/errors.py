@@ -73,3 +73,7 @@ class ClusterPermissionError(ClusterError):
 
 class ProbeAgentError(NetattestError):
     """The probe agent in a pod could not be started or stopped answering its line protocol."""
+
+
+class NodeAccessError(NetattestError):
+    """A node cannot be reached to read its facts."""

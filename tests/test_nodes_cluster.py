@@ -31,7 +31,8 @@ from netattest.k8s.plan import ClusterOptions
 from netattest.lab.cni import CNI_BIN_DIRS
 from netattest.lab.lab import Lab
 from netattest.nodes import checks, duties, fleet
-from netattest.nodes.access import DebugPodNodeAccess, LabNodeAccess, NodeAccessError, debug_pod_manifest
+from netattest.errors import NodeAccessError
+from netattest.nodes.access import DebugPodNodeAccess, LabNodeAccess, debug_pod_manifest
 from netattest.nodes.k8sexec import K8sExecBackend, exec_host
 from netattest.k8s.validation import validate_manifest
 from netattest.runid import netns_name

@@ -25,8 +25,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.target == "kubernetes":
         return _cluster_gc(args)
-    from netattest.lab.commands import gc_command
-    return gc_command(args)
+    return _lab_gc(args)
 
 
 def _cluster_gc(args: argparse.Namespace) -> int:
@@ -49,3 +48,15 @@ def _cluster_gc(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"  problem: {problem}")
     return 2 if problems else 0
+
+
+def _lab_gc(args: argparse.Namespace) -> int:
+    from netattest.lab.gc import collect
+
+    removed = collect(args.run_id, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for leftover in removed:
+        print(f"{verb} run {leftover.run_id}: {leftover.why} ({leftover.namespaces} namespaces)")
+    if not removed:
+        print("nothing left behind")
+    return 0

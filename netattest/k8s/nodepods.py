@@ -119,10 +119,6 @@ class NodeDebugPods:
         create_support_object(self.cluster, doc, "node debug pods", self.options.node_scc)
 
     # -- per node --------------------------------------------------------------------------------------------
-    def pod_name(self, node: str) -> str | None:
-        with self._lock:
-            return self.pods.get(node)
-
     def _check_node(self, node: str) -> None:
         if self.nodes is None:
             return

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import testinfra
 
-from netattest.errors import NetattestError
+from netattest.errors import NodeAccessError
 from netattest.k8s import names
 from netattest.nodes import backend as _backend  # registers netns:// and k8sexec://
 
@@ -28,11 +28,6 @@ DEBUG_POD_IMAGE = "docker.io/nicolaka/netshoot:v0.13"
 DEBUG_POD_ROOT = "/host"  # where the debug pod mounts the node's / (read-only); commands chroot into it
 DEBUG_POD_CONTAINER = "node"
 DEBUG_POD_DEADLINE = 900  # seconds: the pod ends itself if the harness dies (netattest gc removes the object)
-RUN_ID_LABEL = names.LABEL_RUN_ID
-
-
-class NodeAccessError(NetattestError):
-    """A node cannot be reached to read its facts."""
 
 
 class NodeAccess(Protocol):

@@ -23,8 +23,7 @@ from typing import Any
 import testinfra.host
 from testinfra.backend import base
 
-from netattest.errors import NetattestError
-from netattest.nodes.access import NodeAccessError
+from netattest.errors import NetattestError, NodeAccessError
 
 NAME = "k8sexec"
 DEFAULT_TIMEOUT = 60.0

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import allure
@@ -21,11 +20,10 @@ from allure_commons import plugin_manager
 from allure_commons.model2 import Attachment, ExecutableItem
 
 from netattest.annotations import NETWORK_STATUS_ANNOTATION, render_network_status
-from netattest.outcomes import Outcome
 from netattest.inventory import Inventory, PodView
-from netattest.manifests import NAD_API_VERSION, nad_cni_config
+from netattest.manifests import NAD_API_VERSION, nad_cni_config, pod_manifest
 from netattest.matrix import Check, Subject
-from netattest.manifests import pod_manifest
+from netattest.outcomes import Outcome
 from netattest.report.pcap import pcap_bytes
 from netattest.report.records import check_frames, check_pcap, check_record, mac_owners, wants_pcap
 from netattest.report.scrub import Scrubber
@@ -308,18 +306,6 @@ class EvidenceKit:
         frames = [f for outcome in outcomes for f in check_frames(outcome)]
         if frames:
             allure.attach(pcap_bytes(frames), name=name, attachment_type=PCAP)
-
-    @contextmanager
-    def wire_evidence(self, outcomes: Iterable[Outcome], name: str = "ARP replies (pcap)") -> Iterator[None]:
-        """Attach the traffic of ``outcomes`` after the block: always with ``--capture all``, on failure with
-        ``--capture failed``."""
-        kept = list(outcomes)
-        try:
-            yield
-        except BaseException:
-            self.attach_wire(kept, failed=True, name=name)
-            raise
-        self.attach_wire(kept, failed=False, name=name)
 
 
 def _current_allure_item() -> ExecutableItem | None:

@@ -10,7 +10,6 @@ from pathlib import Path
 MAGIC = 0xA1B2C3D4
 LINKTYPE_ETHERNET = 1
 SNAPLEN = 65535
-MIME = "application/vnd.tcpdump.pcap"
 
 
 def pcap_bytes(frames: Iterable[tuple[float, bytes]]) -> bytes:

@@ -58,9 +58,10 @@ def detect_kernel_features() -> KernelFeatures:
             "feature counts as missing"
         )
     try:
-        from pyroute2 import NetNS, netns
+        from pyroute2 import IPRoute, netns
     except ImportError as exc:  # pragma: no cover - pyroute2 is a hard dependency
         return _all_missing(f"not probed: pyroute2 is not importable ({exc}); install pyroute2")
+    from netattest.probe.netns import in_netns
 
     name = f"netattest-kprobe-{os.getpid()}-{secrets.token_hex(3)}"
     try:
@@ -71,7 +72,9 @@ def detect_kernel_features() -> KernelFeatures:
     present: set[str] = {"netns"}
     notes: list[str] = []
     try:
-        with NetNS(name, flags=0) as ns:
+        with in_netns(name):  # a netlink socket opened inside stays bound there; no forked NetNS helper
+            handle = IPRoute()
+        with handle as ns:
             present |= _probe_links(ns, notes)
     except Exception as exc:  # noqa: BLE001
         notes.append(f"probe aborted: {_errtext(exc)}")
