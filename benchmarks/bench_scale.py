@@ -43,7 +43,7 @@ from netattest.lab.capacity import neighbour_entries_needed  # noqa: E402
 
 TARGET_UP_S = 20.0
 TARGET_RSS_MB = 400.0
-TARGET_MATRIX_TIMEOUTS = 3.0
+TARGET_MATRIX_TIMEOUTS = 4.0  # two windows (neighbour discovery, then the probes through its next hops) + 2 s
 TARGET_PROBES = 10_000
 TARGET_ARP_RATE = 20_000.0
 

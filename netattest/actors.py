@@ -39,6 +39,7 @@ class Actors:
     def __init__(self, inventory: Inventory | None) -> None:
         self.by_mac: dict[str, list[Actor]] = defaultdict(list)
         self.by_ip: dict[str, list[Actor]] = defaultdict(list)
+        self._pod_macs: dict[str, set[str]] | None = None
         if inventory is None:
             return
         for pod in inventory.pods:
@@ -55,6 +56,7 @@ class Actors:
             self._add(Actor(kind, label, host.interface.mac, host.interface.ips, host.network))
 
     def _add(self, actor: Actor) -> None:
+        self._pod_macs = None
         self.by_mac[actor.mac].append(actor)
         for ip in actor.ips:
             self.by_ip[ip].append(actor)
@@ -78,7 +80,13 @@ class Actors:
 
     def pod_macs(self, pod: str) -> set[str]:
         """Every MAC of the secondary interfaces of pod ``namespace/name``."""
-        return {mac for mac, actors in self.by_mac.items() if any(a.pod == pod for a in actors)}
+        if self._pod_macs is None:  # asked once per isolation check: indexed on first use
+            self._pod_macs = {}
+            for mac, actors in self.by_mac.items():
+                for a in actors:
+                    if a.pod:
+                        self._pod_macs.setdefault(a.pod, set()).add(mac)
+        return set(self._pod_macs.get(pod, ()))
 
     def address_of(self, ip: str) -> str:
         """Whose address ``ip`` is (by the inventory), e.g. "host gateway"; "" when nobody's."""

@@ -19,7 +19,7 @@ from netattest.judge import Evidence, judge_isolated_paths, judge_reachable, jud
 from netattest.matrix import Check, Subject, l3_only, sanity_targets
 from netattest.neighbours import SWEEP_LIMIT, NeighbourTable, census, late_answers, plan_sweep
 from netattest.outcomes import ListenerReport, MatrixRun, Outcome, PathTried
-from netattest.probe.model import Endpoint, Listener, Probe, ProbeResult, WindowStats
+from netattest.probe.model import Endpoint, Heard, Listener, Probe, ProbeResult, WindowStats
 from netattest.probeset import ProbeSet
 from netattest.resolve import Resolver
 from netattest.topology.model import Topology
@@ -144,8 +144,33 @@ def _judge(checks: Sequence[Check], probes: ProbeSet, results: list[ProbeResult]
         outcome.status, outcome.reason = status, reason
         outcomes[check.id] = outcome
     unique_flux = list({(f["ip"], f["mac"]): f for f in flux}.values())
-    return MatrixRun(outcomes, stats, results, dict(wire), listeners=listeners, heard=list(stats.heard),
-                     findings=unique_flux)
+    heard, own = _worth_keeping(stats.heard, probes)
+    return MatrixRun(outcomes, stats, results, dict(wire), listeners=listeners, heard=heard,
+                     heard_on_own_network=own, findings=unique_flux)
+
+
+def _worth_keeping(heard: list[Heard], probes: ProbeSet) -> tuple[list[Heard], int]:
+    """The frames listeners heard, less our probes heard on their own source VLAN (a listener on a VLAN that is
+    also a source hears every marked who-has broadcast there: 100,000 frames in a 100-pod lab, none of them
+    evidence) — counted, not kept. Canaries, frames away from their VLAN and watched ARP requests stay."""
+    network_of = {plan.listener.id: plan.network for plan in probes.listeners}
+    canaries = {probes.probe(pid).mark for pids in probes.canaries.values() for pid in pids}
+    source_network: dict[str, str] = {}
+    for check_id, (network, _target) in probes.check_networks.items():
+        for pid in probes.by_check.get(check_id, []):
+            source_network[pid] = network
+        for path in probes.paths.get(check_id, []):
+            for pid in path.probe_ids:
+                source_network[pid] = network
+    kept, own = [], 0
+    for h in heard:
+        if h.what == "marked" and h.mark not in canaries:
+            index = probes.mark_index.get(h.mark)
+            if index is not None and source_network.get(probes.probes[index].id) == network_of.get(h.listener):
+                own += h.count
+                continue
+        kept.append(h)
+    return kept, own
 
 
 def _listener_reports(probes: ProbeSet, stats: WindowStats) -> tuple[list[ListenerReport], dict[str, list[str]]]:

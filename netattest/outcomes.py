@@ -80,6 +80,8 @@ class MatrixRun:
     sweep_results: list[ProbeResult] = field(default_factory=list)
     listeners: list[ListenerReport] = field(default_factory=list)
     heard: list[Heard] = field(default_factory=list)
+    #: marked frames heard on their own source VLAN (every listener there hears its broadcasts): counted only
+    heard_on_own_network: int = 0
     #: what the window found beside the verdicts (ARP flux inside a pod), as records: network, ip, mac, who, how
     findings: list[dict[str, str]] = field(default_factory=list)
     #: networks whose census fails on a neighbour the topology does not declare (``unknownNeighbours: fail``)

@@ -76,6 +76,21 @@ def test_a_live_host_answers_each_protocol_directly(lab: NetnsLab, engine: Probe
     assert stats.trustworthy
 
 
+def test_every_syn_of_a_long_batch_gets_its_own_rst(lab: NetnsLab, engine: ProbeEngine) -> None:
+    """A RST acknowledges the SYN's payload too (ack = key + 1 + payload), and keys are consecutive: the RST of
+    one SYN must not be read as the SYN-ACK of the probe whose key is 24 higher (sent to another address) and
+    dropped. Found at scale, where a pod's TCP sanity twin drowned among its own isolation probes."""
+    src = lab.host("src", f"{A}.10/24", segment="seg-a")
+    live = lab.host("live", f"{A}.20/24", segment="seg-a")
+    silent = f"{A}.99"  # nobody: its SYNs go unanswered, the keys after the live probe's are theirs
+    probes = [Probe(f"first:{n}", "tcp", src, live.ip, live.mac, expect_answer=True) for n in range(3)]
+    probes += [Probe(f"after:{n}", "tcp", src, silent, live.mac, expect_answer=False) for n in range(40)]
+    results, _ = engine.run(probes)
+    answered = {r.probe.id: [(a.ip, a.kind) for a in r.answers] for r in results}
+    assert all(answered[f"first:{n}"] == [(live.ip, "rst")] for n in range(3)), answered
+    assert not any(answered[f"after:{n}"] for n in range(40))
+
+
 def test_a_router_forwarding_both_ways_brings_answers_from_the_target(lab: NetnsLab, engine: ProbeEngine) -> None:
     src, dst, hop = routed(lab)
     results, _ = engine.run(through(src, hop, dst.ip))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
-
 from netattest.errors import LabError
+from netattest.probe.netns import in_netns
+from netattest.probe.readers import read_rx_dropped
 from netattest.topology.model import Topology
 
 GC_THRESH3 = Path("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
@@ -90,11 +90,7 @@ def backlog_drops(path: Path = SOFTNET_STAT) -> int:
     return total
 
 
-def rx_dropped(ipr: Any) -> int:
-    """Frames the interfaces of one namespace dropped on receive (macvlan broadcast queues, backlogs)."""
-    total = 0
-    for link in ipr.get_links():
-        stats = link.get_attr("IFLA_STATS64") or link.get_attr("IFLA_STATS")
-        if stats:
-            total += int(stats.get("rx_dropped", 0))
-    return total
+def rx_dropped(netns: str) -> int:
+    """Frames the interfaces of namespace ``netns`` dropped on receive (macvlan broadcast queues, backlogs)."""
+    with in_netns(netns):
+        return read_rx_dropped()

@@ -352,8 +352,8 @@ class Lab:
         counters = {"neighbour table full": table_fulls(), "input backlog full (host-wide)": backlog_drops()}
         for name, ns in self._namespaces.items():
             role = parse_netns_name(name)
-            if role and role[1] in ("node", "fabric") and ns.ipr is not None:
-                counters[f"rx dropped in {role[1]} {role[2]}"] = rx_dropped(ns.ipr)
+            if role and role[1] in ("node", "fabric"):
+                counters[f"rx dropped in {role[1]} {role[2]}"] = rx_dropped(name)
         return counters
 
     # -- observe ---------------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import socket
 from collections.abc import Sequence
 
 from netattest.probe.frames import BPF_CODE, Template, build_template
@@ -25,7 +24,7 @@ from netattest.probe.listen import ListenerSet
 from netattest.probe.model import (Answer, CapturedFrame, Endpoint, Heard, Listener, Probe, ProbeError, ProbeResult,
                                    WindowStats, parse_tpacket_stats)
 from netattest.probe.netns import in_netns, netns_path
-from netattest.probe.sockets import PacketSocket, SocketKey, open_packet_socket
+from netattest.probe.sockets import PacketSocket, SocketKey, close_sockets, open_packet_socket
 from netattest.probe.window import Window, send_order
 
 __all__ = [
@@ -92,23 +91,11 @@ class ProbeEngine:
         self.close()
 
     def close(self) -> None:
-        """Close every socket. Each close waits for an RCU grace period (~15 ms): done in parallel threads."""
+        """Close every socket (listeners included)."""
         self.listeners.collect()
         socks = [s.sock for s in self._socks.values()]
         self._socks.clear()
-
-        def _close(sock: socket.socket) -> None:
-            with contextlib.suppress(OSError):
-                sock.close()
-
-        if len(socks) <= 2:
-            for sock in socks:
-                _close(sock)
-            return
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(32, len(socks))) as pool:
-            list(pool.map(_close, socks))
+        close_sockets(socks)
 
     def release(self, netns: str | None, ifname: str | None = None) -> int:
         """Close the sockets held in ``netns`` (only ``ifname`` if given); returns how many were closed.

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from netattest.probe import frames as fr
 from netattest.probe.model import Heard, Listener
-from netattest.probe.sockets import PacketSocket, open_packet_socket
+from netattest.probe.sockets import PacketSocket, close_sockets, open_packet_socket
 
 
 class ListenerSet:
@@ -92,8 +92,7 @@ class ListenerSet:
                 drops, self.status[listener.id] = 0, self.status[listener.id] or f"statistics: {exc}"
             if drops:
                 self.status[listener.id] = self.status[listener.id] or f"the kernel dropped {drops} frame(s)"
-            with contextlib.suppress(OSError):
-                s.sock.close()
+        close_sockets([s.sock for _, s in self.socks.values()])
         self.socks.clear()
         heard = sorted(self._heard.values(), key=lambda h: h.time)
         status = dict(self.status)

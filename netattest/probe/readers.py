@@ -127,6 +127,24 @@ def read_interfaces() -> list[dict[str, Any]]:
     return result
 
 
+IFLA_STATS64 = 23
+RX_DROPPED_AT = 6 * 8  # struct rtnl_link_stats64: rx/tx packets, rx/tx bytes, rx/tx errors, then rx_dropped
+
+
+def read_rx_dropped() -> int:
+    """Frames the interfaces of this namespace dropped on receive (macvlan broadcast queues, backlogs): one
+    netlink dump, read around every probe window."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
+        sock.bind((0, 0))
+        links = _dump(sock, RTM_GETLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0), 1)
+    total = 0
+    for msg in links:
+        stats = _attrs(msg, 16).get(IFLA_STATS64, b"")
+        if len(stats) >= RX_DROPPED_AT + 8:
+            total += struct.unpack_from("=Q", stats, RX_DROPPED_AT)[0]
+    return total
+
+
 NDA_DST, NDA_LLADDR = 1, 2
 NUD_INCOMPLETE, NUD_FAILED, NUD_NOARP = 0x01, 0x20, 0x40
 NUD_NAMES = {0x01: "incomplete", 0x02: "reachable", 0x04: "stale", 0x08: "delay", 0x10: "probe", 0x20: "failed",

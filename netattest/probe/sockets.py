@@ -111,3 +111,22 @@ def open_packet_socket(key: SocketKey, rcvbuf: int, *, bpf: bytes | None = BPF_C
         if sock is not None:
             sock.close()
         raise
+
+
+def close_sockets(socks: list[socket.socket]) -> None:
+    """Close packet sockets in parallel threads: each close waits for an RCU grace period (~10 ms in the kernel's
+    packet_release), and concurrent closes share grace periods, so 150 listeners close in tens of milliseconds
+    instead of 1.7 s one by one."""
+
+    def _close(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.close()
+
+    if len(socks) <= 2:
+        for sock in socks:
+            _close(sock)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(32, len(socks))) as pool:
+        list(pool.map(_close, socks))

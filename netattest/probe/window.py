@@ -405,10 +405,10 @@ class Window:
                 return
             dport = int.from_bytes(data[off + 2:off + 4], "big")
             ack = int.from_bytes(data[off + 8:off + 12], "big")
-            i = self._tcp_acked(dport, ack)
-            if i is None or data[26:30] != self.tip_of[i]:
-                return
             kind = "rst" if data[off + 13] & fr.TCP_RST else "syn-ack"
+            i = self._tcp_acked(dport, ack, data[26:30], kind == "rst")
+            if i is None:
+                return
         else:
             return
         self._record_ip(s, i, data, now, self.attempts[i], kind)
@@ -427,7 +427,9 @@ class Window:
         elif proto in (6, 17):
             sport = int.from_bytes(data[inner_l4:inner_l4 + 2], "big")
             key = fr.answer_key(sport, int.from_bytes(data[inner + 4:inner + 6], "big"))
-            i = self.l4_keys.get(key) or self.l4_keys.get(key | 0x80000000)
+            i = self.l4_keys.get(key)
+            if i is None:
+                i = self.l4_keys.get(key | 0x80000000)
         else:
             return None
         if i is None or data[inner + 12:inner + 16] != self.src_ip_of[i] \
@@ -435,13 +437,15 @@ class Window:
             return None
         return i
 
-    def _tcp_acked(self, dport: int, ack: int) -> int | None:
-        """The SYN a RST or SYN-ACK answers: its key is its sequence number, acknowledged plus one (and plus the
-        payload, which a RST for a closed port acknowledges too)."""
-        for data_len in (1, 1 + fr.PAYLOAD_LEN):
+    def _tcp_acked(self, dport: int, ack: int, answered_from: bytes, rst: bool) -> int | None:
+        """The SYN a RST or SYN-ACK answers: its key is its sequence number, acknowledged plus one (a SYN-ACK) or
+        plus one and the payload (a RST for a closed port acknowledges the payload too). Keys are consecutive, so
+        both readings can name a probe of this window: the likelier reading for the flags goes first, and only a
+        probe sent to the address that answered is the one."""
+        for data_len in ((1 + fr.PAYLOAD_LEN, 1) if rst else (1, 1 + fr.PAYLOAD_LEN)):
             key = (ack - data_len) & 0xFFFFFFFF
             i = self.l4_keys.get(key)
-            if i is not None and fr.source_port(key) == dport:
+            if i is not None and fr.source_port(key) == dport and self.tip_of[i] == answered_from:
                 return i
         return None
 

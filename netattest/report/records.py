@@ -75,9 +75,8 @@ def path_record(path: PathTried, owners: Mapping[str, list[str]]) -> dict[str, A
             "probes": [probe_summary(r, owners) for r in path.results]}
 
 
-def heard_record(heard: Heard, matrix: MatrixRun) -> dict[str, Any]:
+def heard_record(heard: Heard, network: str) -> dict[str, Any]:
     """What a listener heard, with the network it listens on (marks as hex strings)."""
-    network = next((r.network for r in matrix.listeners if r.id == heard.listener), "")
     return {"listener": heard.listener, "network": network, "what": heard.what, "eth_src": heard.eth_src,
             "eth_dst": heard.eth_dst, "ip_src": heard.ip_src, "ip_dst": heard.ip_dst, "proto": heard.proto,
             "mark": _mark(heard.mark), "outgoing": heard.outgoing, "count": heard.count, "time": heard.time}
@@ -206,6 +205,7 @@ def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory |
     pcap_of_probe: dict[str, str] = {}
     verdict_of: dict[str, tuple[str, str]] = {}
     outcomes = [] if matrix is None else list(matrix.outcomes.values())
+    network_of = {} if matrix is None else {r.id: r.network for r in matrix.listeners}
     # the small parts first and the checks last: a reader gets them without scanning past the checks
     head = {"schema": CHECKS_SCHEMA, "run_id": run_id, "capture": capture,
             "window": None if matrix is None else window_record(matrix.stats),
@@ -214,8 +214,9 @@ def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory |
             "neighbours": {} if matrix is None else neighbours_record(matrix.neighbours),
             "findings": [] if matrix is None else findings(matrix.neighbours) + matrix.findings,
             "listeners": [] if matrix is None else [to_jsonable(r) for r in matrix.listeners],
-            "heard": [] if matrix is None else [heard_record(h, matrix) for h in matrix.heard
-                                               if not h.listener.startswith("passive:")],
+            "heard": [] if matrix is None else [heard_record(h, network_of.get(h.listener, ""))
+                                               for h in matrix.heard if not h.listener.startswith("passive:")],
+            "heard_on_own_network": 0 if matrix is None else matrix.heard_on_own_network,
             "wire_macs": [] if matrix is None else [
                 {"pod": pod, "iface": iface, "macs": sorted(macs)}
                 for (pod, iface), macs in sorted(matrix.wire_macs.items())]}
