@@ -193,7 +193,9 @@ def test_html_report_of_a_clean_run_says_so(tmp_path: Path) -> None:
     assert "None: every expectation held." in dom.ids["failures"].text
     statuses = {td.attrs["data-status"] for td in dom.ids["matrix"].find_all("td")}
     assert statuses == {"passed", "none"}
-    assert not list((run_dir / "pcaps").glob("*.pcap")) if (run_dir / "pcaps").exists() else True
+    # capture "failed": a run where nothing failed keeps no pcap, and its report links none
+    assert not list(run_dir.rglob("*.pcap"))
+    assert not [a for a in dom.root.find_all("a") if a.attrs.get("href", "").startswith("pcaps/")]
 
 
 def test_large_runs_keep_transcripts_only_for_checks_that_did_not_pass(tmp_path: Path, monkeypatch: Any) -> None:
