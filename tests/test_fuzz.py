@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
 
-from netattest.annotations import NETWORKS_ANNOTATION, parse_network_status, parse_networks_annotation
+from netattest.annotations import parse_network_status, parse_networks_annotation
 from netattest.annotations.golike import MAX_ANNOTATION_BYTES
 from netattest.errors import AnnotationError, NetattestError, TopologyError
 from netattest.matrix import plan, plan_uniqueness
@@ -270,38 +270,42 @@ def test_alias_inside_a_valid_topology_is_refused() -> None:
     _refused_quickly(text, "aliases")
 
 
-@pytest.mark.parametrize("depth", [40, 1000, 100_000])
-def test_deep_flow_nesting_is_refused(depth: int) -> None:
-    _refused_quickly("a: " + "[" * depth + "]" * depth + "\n", "")
+@pytest.mark.parametrize(("depth", "expect"), [
+    (40, "nested deeper than 32 levels"),  # the loader's own depth limit
+    (1000, "the document is nested too deeply"),  # deeper than the parser recurses
+    (100_000, "the document is nested too deeply"),
+])
+def test_deep_flow_nesting_is_refused(depth: int, expect: str) -> None:
+    _refused_quickly("a: " + "[" * depth + "]" * depth + "\n", expect)
 
 
 def test_deep_block_nesting_is_refused() -> None:
     text = "".join("  " * i + f"k{i}:\n" for i in range(600)) + "  " * 600 + "v\n"
-    _refused_quickly(text, "")
+    _refused_quickly(text, "the document is nested too deeply")
 
 
 def test_python_tags_are_refused_and_never_run(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     text = MACVLAN_ONLY.read_text().replace(
         "name: macvlan-only", f"name: !!python/object/apply:os.system ['touch {marker}']", 1)
-    _refused_quickly(text, "")
+    _refused_quickly(text, "field 'name': unsupported YAML tag !!python/object/apply:os.system")
     assert not marker.exists()
 
 
 def test_file_over_the_size_limit_is_refused_with_the_limit_named() -> None:
     big = MACVLAN_ONLY.read_bytes() + b"\n#" + b"x" * MAX_TOPOLOGY_BYTES
     message = _refused_quickly(big, f"larger than {MAX_TOPOLOGY_BYTES} bytes")
-    assert "1048576" in message or str(MAX_TOPOLOGY_BYTES) in message
+    assert "(MAX_TOPOLOGY_BYTES)" in message, message  # which setting the number is
 
 
 def test_many_small_keys_under_the_limit_are_refused_quickly() -> None:
     body = "".join(f"k{i}: v\n" for i in range(MAX_TOPOLOGY_BYTES // 12))
     assert len(body) < MAX_TOPOLOGY_BYTES
-    _refused_quickly("apiVersion: netattest/v1\nkind: Topology\n" + body, "")
+    _refused_quickly("apiVersion: netattest/v1\nkind: Topology\n" + body, "unknown field 'k0' at the top level")
 
 
 def test_one_huge_scalar_under_the_limit_is_refused_quickly() -> None:
-    _refused_quickly("name: " + "x" * (MAX_TOPOLOGY_BYTES - 100) + "\n", "")
+    _refused_quickly("name: " + "x" * (MAX_TOPOLOGY_BYTES - 100) + "\n", "missing required field 'apiVersion'")
 
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
@@ -354,7 +358,7 @@ def test_invalid_names_are_refused_naming_the_field(what: str) -> None:
         with pytest.raises(TopologyError) as info:
             load_topology_text(base.replace(old, template.format(value)), "names.yaml")
         assert_clear(info.value)
-        assert info.value.field.startswith(field) or field in str(info.value), (value, str(info.value))
+        assert info.value.field.startswith(field), (value, str(info.value))
 
 
 # Kernel rule (net/core/dev.c): dev_valid_name() allows '%', but dev_get_valid_name() treats a name containing '%'
@@ -495,4 +499,4 @@ def test_annotation_size_limit_is_named() -> None:
     with pytest.raises(AnnotationError) as info:
         parse_networks_annotation("net1," * (MAX_ANNOTATION_BYTES // 5 + 1), "multus-test")
     assert f"{MAX_ANNOTATION_BYTES // 1024} KiB" in str(info.value)
-    assert NETWORKS_ANNOTATION.split("/")[-1] in str(info.value) or "networks" in str(info.value)
+    assert str(info.value).startswith("networks annotation is larger than"), str(info.value)  # names which one
