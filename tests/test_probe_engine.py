@@ -26,7 +26,7 @@ from netattest.probe import (
     read_interface,
 )
 from netattest.probe.frames import BPF_CODE
-from tests.helpers.netlab import NET, ROOT, NetnsLab, _ip, _netns_self, needs_netns
+from tests.helpers.netlab import NET, NetnsLab, _ip, _netns_self, needs_netns
 
 Lab = NetnsLab
 
@@ -92,15 +92,19 @@ def test_send_order_puts_silent_probes_first_and_spreads_broadcasts() -> None:
 
 
 def test_bad_arguments_raise() -> None:
-    ep = Endpoint(netns=None, ifname="lo", ip="127.0.0.1", mac="00:00:00:00:00:00")
     with pytest.raises(ProbeError):
         ProbeEngine(timeout=0)
     bad = Endpoint(netns="no/such", ifname="eth0", ip="10.0.0.1", mac="02:00:00:00:00:01")
     with pytest.raises(ProbeError), in_netns(bad.netns):
         pass
-    if ROOT:
-        with ProbeEngine(timeout=0.1) as eng, pytest.raises(ProbeError):
-            eng.run([Probe(id="x", kind="icmp", source=ep, target_ip="127.0.0.1")])  # ICMP without target_mac
+
+
+@pytest.mark.needs("root")
+def test_icmp_probe_without_target_mac_is_refused() -> None:
+    """Needs root: the engine opens its packet socket before it looks at the probes."""
+    ep = Endpoint(netns=None, ifname="lo", ip="127.0.0.1", mac="00:00:00:00:00:00")
+    with ProbeEngine(timeout=0.1) as eng, pytest.raises(ProbeError):
+        eng.run([Probe(id="x", kind="icmp", source=ep, target_ip="127.0.0.1")])
 
 
 # --- real traffic ----------------------------------------------------------------------------------------------------------

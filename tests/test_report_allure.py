@@ -4,7 +4,6 @@ with history and trends across runs, generated from two real runs; the runs' evi
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,19 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from netattest.report.allure_cli import AllureError, find_allure, java_version
 from tests.conftest import REPO
-
-
-@pytest.fixture(scope="module")
-def allure_ready() -> None:
-    try:
-        find_allure()
-        java_version()
-    except AllureError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"{exc} (CI must install it: see .ci/run)")
-        pytest.skip(str(exc))
 
 
 def _report(reports: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -33,7 +20,8 @@ def _report(reports: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.lab
-def test_allure_report_with_history_and_trends(allure_ready: None, tmp_path: Path,
+@pytest.mark.needs("allure")
+def test_allure_report_with_history_and_trends(tmp_path: Path,
                                                tmp_path_factory: pytest.TempPathFactory) -> None:
     from tests.test_report_runs import lab_run
     clean, miswired = lab_run(tmp_path_factory, "clean"), lab_run(tmp_path_factory, "miswired")
