@@ -168,18 +168,16 @@ def test_duplicate_ip_yields_two_answers_with_two_macs(lab: Lab, engine: ProbeEn
 
 
 @needs_netns
-def test_silent_probes_cost_about_one_window(lab: Lab) -> None:
+def test_silent_probes_share_one_window(lab: Lab) -> None:
+    """Probes that expect silence are sent once, all in one window, never retried (the window's cost in time:
+    the silent matrix of benchmarks/bench_probe.py)."""
     a = lab.host("a", f"{NET}.1/24")
     lab.host("b", f"{NET}.2/24")
     probes = [arp(a, f"{NET}.{100 + i}", expect=False) for i in range(50)]
     with ProbeEngine(timeout=0.5, retries=2) as eng:
-        eng.run([arp(a, f"{NET}.2")])  # warm up: socket opened, template built
-        t0 = time.perf_counter()
         results, stats = eng.run(probes)
-        elapsed = time.perf_counter() - t0
     assert all(r.answers == [] and r.attempts == 1 for r in results)
     assert stats.rounds == 1 and stats.frames_sent == 50
-    assert elapsed < 1.6 * 0.5, f"50 silent probes took {elapsed:.3f}s"
 
 
 def _answer_arp_late(host: Endpoint, address: str, delay: float, stop: threading.Event) -> threading.Thread:

@@ -80,14 +80,9 @@ def _probe_namespaces() -> set[str]:
 
 @needs_root
 def test_detection_agrees_with_ip_link_in_a_fresh_namespace():
-    import pyroute2  # noqa: F401 - a one-time cost the lab pays anyway; time the detection itself
-
+    """What detection finds is what ip(8) can create (its cost: benchmarks/bench_kernel_detection.py)."""
     links_before = _root_links()
-    start = time.monotonic()
     found = detect_kernel_features()
-    elapsed = time.monotonic() - start
-    bound = 2.0 if IN_SANDBOX else 0.5  # Python runs several times slower inside the sandbox
-    assert elapsed < bound, f"detection took {elapsed:.2f} s"
     assert found.present | found.missing == frozenset(FEATURES)
     assert not found.present & found.missing
     assert {"netns", "veth", "bridge"} <= found.present
