@@ -24,6 +24,7 @@ from scapy.utils import rdpcap
 
 from netattest.runid import new_run_id
 from tests.conftest import MACVLAN_ONLY, REPO, with_lab_section
+from tests.helpers.plan import checks_with_status, planned, planned_ids
 
 pytestmark = pytest.mark.lab
 
@@ -146,7 +147,11 @@ def test_clean_run_summary_is_complete_and_true(clean: LabRun) -> None:
     counts = summary["counts"]
     assert counts == {s: sum(1 for t in summary["tests"] if t["status"] == s)
                       for s in ("passed", "failed", "broken", "skipped")}
-    assert counts["passed"] > 80 and counts["failed"] == counts["broken"] == 0
+    assert counts["failed"] == counts["broken"] == 0
+    every_check = planned_ids(summary["topology"]["file"])
+    assert every_check == (checks_with_status(summary, "passed", "test_l2_reachability")
+                           | checks_with_status(summary, "passed", "test_isolation"))
+    assert counts["passed"] > len(every_check)  # the other suites passed too
     macvlan = summary["environment"]["cni_plugins"]["macvlan"]
     assert macvlan["sha256"] == _sha256(Path(macvlan["path"])) and "macvlan" in macvlan["version"]
     assert "containernetworking-plugins" in macvlan["package"]
@@ -315,8 +320,10 @@ def _labels(result: dict, name: str) -> list[str]:
 
 def test_allure_results_carry_labels_parameters_steps_and_attachments(clean: LabRun) -> None:
     results = [r for r in _allure(clean) if r["fullName"].startswith(MY_SUITES) and r["status"] != "skipped"]
-    assert len(results) > 80
     summary = clean.json("summary.json")
+    matrix = {f"test_l2_reachability[{c.id}]" if c.verdict == "reachable" else f"test_isolation[{c.id}]"
+              for c in planned(summary["topology"]["file"])}
+    assert matrix <= {r["name"] for r in results}, "every planned check has its Allure result"
     assert len(_allure(clean)) == sum(summary["counts"].values())
     for result in results:
         assert _labels(result, "epic") and _labels(result, "feature") and _labels(result, "story"), result["name"]
