@@ -25,7 +25,7 @@ def _report(reports: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.needs("allure")
 def test_allure_report_with_history_and_trends(tmp_path: Path,
                                                tmp_path_factory: pytest.TempPathFactory) -> None:
-    from tests.test_report_runs import lab_run
+    from tests.helpers.lab_runs import lab_run
     clean, miswired = lab_run(tmp_path_factory, "clean"), lab_run(tmp_path_factory, "miswired")
     CLEAN_ID, MISWIRED_ID = clean.id, miswired.id
     reports = tmp_path / "reports"

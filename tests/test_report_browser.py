@@ -51,7 +51,7 @@ def test_rendered_report_shows_the_matrix_and_mac_table(browser: Any,
                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
     from selenium.webdriver.common.by import By
 
-    from tests.test_report_runs import lab_run
+    from tests.helpers.lab_runs import lab_run
     run = lab_run(tmp_path_factory, "miswired")
     checks = {c["id"]: c for c in json.loads((run.dir / "checks.json").read_text())["checks"]}
     inventory = json.loads((run.dir / "inventory.json").read_text())["inventory"]
