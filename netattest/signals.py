@@ -49,7 +49,10 @@ def _redeliver_swallowed(unraisable: Any) -> None:
         return
     timer = threading.Timer(REDELIVERY_DELAY_S, os.kill, (os.getpid(), signum))
     timer.daemon = True
-    timer.start()
+    try:
+        timer.start()
+    except RuntimeError:  # the interpreter is shutting down: the process is ending anyway, say what was lost
+        _previous_unraisablehook(unraisable)
 
 
 def terminate_as_interrupt() -> None:
