@@ -6,17 +6,27 @@ and a forked child must still die of SIGTERM, not raise into code that is not it
 :func:`deferred_interrupts` holds them for a block that must not stop half-way: a cleanup, or a request that
 creates something (an interrupt raised while its answer is on the way would leave an object the run never
 recorded, so its teardown could not remove it).
+
+A KeyboardInterrupt raised where Python cannot propagate it (an at-fork callback of a library's forked helper, a
+finalizer) is only printed as "Exception ignored", and the run would go on as if no signal came: the process that
+installed the handler sends such a swallowed signal to itself again, so it is raised at the next place that can.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 _owner_pid: int | None = None
+#: How long a swallowed signal waits before it is sent again: long enough for the at-fork callbacks (or the
+#: finalizer) that swallowed it to have returned, so the second delivery lands in ordinary code.
+REDELIVERY_DELAY_S = 0.01
+_previous_unraisablehook: Any = sys.__unraisablehook__
 
 
 def _handler(signum: int, _frame: object) -> None:
@@ -24,14 +34,35 @@ def _handler(signum: int, _frame: object) -> None:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+    interrupt = KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+    interrupt.signum = signum  # type: ignore[attr-defined]  # read by _redeliver_swallowed
+    raise interrupt
+
+
+def _redeliver_swallowed(unraisable: Any) -> None:
+    """sys.unraisablehook: an interrupt raised where it could not propagate is sent again (SIGTERM/SIGHUP from
+    our handler, SIGINT from Python's own)."""
+    exc = unraisable.exc_value
+    signum = getattr(exc, "signum", signal.SIGINT) if isinstance(exc, KeyboardInterrupt) else None
+    if signum is None or os.getpid() != _owner_pid:
+        _previous_unraisablehook(unraisable)
+        return
+    timer = threading.Timer(REDELIVERY_DELAY_S, os.kill, (os.getpid(), signum))
+    timer.daemon = True
+    try:
+        timer.start()
+    except RuntimeError:  # the interpreter is shutting down: the process is ending anyway, say what was lost
+        _previous_unraisablehook(unraisable)
 
 
 def terminate_as_interrupt() -> None:
-    global _owner_pid
+    global _owner_pid, _previous_unraisablehook
     _owner_pid = os.getpid()
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _handler)
+    if sys.unraisablehook is not _redeliver_swallowed:  # installed twice (cli, then the session): chain once
+        _previous_unraisablehook = sys.unraisablehook
+        sys.unraisablehook = _redeliver_swallowed
 
 
 @contextmanager

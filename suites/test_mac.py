@@ -108,7 +108,12 @@ def test_ipvlan_pods_share_node_mac(ipvlan_group: tuple[str, str, str], inventor
             pod = inventory.pod(*reversed(subject.name.split("/", 1)))
             iface = pod.interfaces.get(subject.iface)
             macs[pod.label] = iface.mac if iface else None
-    master_mac = inventory.node(node).nics[master].mac
+    nics = inventory.node(node).nics
+    if not nics:
+        raise BrokenEvidence(f"the NICs of node {node} could not be observed, so its master's MAC is unknown: "
+                             + ("; ".join(inventory.notes) or "no node inventory on this target"))
+    expect(master in nics, f"node {node} has no master NIC {master} (NICs seen there: {', '.join(sorted(nics))})")
+    master_mac = nics[master].mac
     differing = {label: mac for label, mac in macs.items() if mac != master_mac}
     expect(not differing, f"ipvlan pods on {node} must all carry {master}'s MAC {master_mac}; these do not: "
                           f"{differing}")

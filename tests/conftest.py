@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,19 +14,46 @@ pytest.register_assert_rewrite("tests.helpers")  # helpers' asserts explain them
 from netattest.inventory import Inventory
 from netattest.lab.lab import Lab
 from netattest.topology import load_topology
+from tests.helpers.needs import REQUIREMENTS, missing, unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "topologies" / "restricted-vlan.yaml"
 MACVLAN_ONLY = REPO / "topologies" / "macvlan-only.yaml"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if os.geteuid() == 0:
+#: what the ``lab`` marker implies: the lab's network namespaces
+LAB_NEEDS = ("root", "iproute2")
+_SKIPPED_FOR: pytest.StashKey[Counter[str]] = pytest.StashKey()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs(*requirements): what the test needs from the machine (see "
+                                       f"tests/helpers/needs.py: {', '.join(sorted(REQUIREMENTS))}); skipped "
+                                       "without it, failed without it under CI=true")
+    config.stash[_SKIPPED_FOR] = Counter()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Check ``needs`` (and ``lab``) before any fixture runs, so no lab is half-built for nothing."""
+    names = [*LAB_NEEDS] if item.get_closest_marker("lab") else []
+    for marker in item.iter_markers("needs"):
+        names += [name for name in marker.args if name not in names]
+    reasons = missing(*names)
+    if reasons:
+        item.config.stash[_SKIPPED_FOR].update(reasons)
+        unavailable("; ".join(reasons))
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say loudly what this machine could not test: a skipped test is not a passed one."""
+    skipped = config.stash.get(_SKIPPED_FOR, Counter())
+    if not skipped:
         return
-    skip = pytest.mark.skip(reason="needs root to create network namespaces (run the tests as root)")
-    for item in items:
-        if "lab" in item.keywords:
-            item.add_marker(skip)
+    terminalreporter.section("NOT TESTED on this machine", sep="!", yellow=True, bold=True)
+    for reason, count in skipped.most_common():
+        terminalreporter.write_line(f"{count:5} tests skipped: {reason}", yellow=True)
+    terminalreporter.write_line("(with CI=true each of them fails instead)")
 
 
 def with_lab_section(text: str, lab_yaml: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -607,18 +606,8 @@ def test_parsed_statuses_render_and_reparse_identically(value: str) -> None:
 _CNI_DIR = Path("/usr/lib/cni")
 
 
-def _can_run_plugins() -> bool:
-    return (
-        hasattr(os, "geteuid")
-        and os.geteuid() == 0
-        and (_CNI_DIR / "macvlan").exists()
-        and (_CNI_DIR / "static").exists()
-        and shutil.which("ip") is not None
-    )
-
-
 @pytest.mark.lab
-@pytest.mark.skipif(not _can_run_plugins(), reason="needs root, ip(8) and /usr/lib/cni/{macvlan,static}")
+@pytest.mark.needs("cni-plugins")
 def test_real_macvlan_result_builds_the_expected_status() -> None:
     tag = uuid.uuid4().hex[:8]
     host_ns, pod_ns = f"na-h-{tag}", f"na-p-{tag}"

@@ -105,6 +105,7 @@ def test_overlapping_whereabouts_ranges_without_protection_hand_out_addresses_tw
 
 
 @pytest.mark.sandbox
+@pytest.mark.needs("uml")
 @pytest.mark.parametrize(("lab", "edit", "words"), [
     ("drift:\n  bridgePortVlan: {b-1/net1: 100}", None,
      "b-1@node1's port {port} on node1 has PVID 100 (VLANs: [100]), but NAD multus-v/vlan200 tags it VLAN 200"),
@@ -115,11 +116,8 @@ def test_overlapping_whereabouts_ranges_without_protection_hand_out_addresses_tw
 def test_bridge_vlan_faults_fail_the_port_check_and_isolation(tmp_path: Path, lab: str | None,
                                                              edit: tuple[str, str] | None, words: str) -> None:
     """A port re-tagged by hand, or a node bridge made by the admin without vlan_filtering (the plugin only turns
-    it on for a bridge it creates): the port check names it, and isolation between the tags breaks."""
-    from netattest.sandbox.uml import find_uml
-
-    if find_uml() is None:
-        pytest.skip("needs linux.uml (Debian user-mode-linux): the bridge VLAN faults run in the kernel sandbox")
+    it on for a bridge it creates): the port check names it, and isolation between the tags breaks (in the kernel
+    sandbox: the run asks for --kernel uml)."""
     base = edited(tmp_path, "multus-bridge-vlan.yaml", *edit) if edit else TOPOLOGIES / "multus-bridge-vlan.yaml"
     code, summary, _ = run_cli(tmp_path, base, lab, "--kernel", "uml")
     assert code == 1

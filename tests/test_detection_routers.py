@@ -67,6 +67,7 @@ def test_a_router_without_proxy_arp_is_found_and_fails_both_directions(tmp_path:
     assert "FINDINGS: 2 (neighbours the topology does not declare" in out
 
 
+@pytest.mark.needs("nft")
 @pytest.mark.parametrize("forward, broken_pair", [("restricted -> dmz", ("restricted", "dmz")),
                                                   ("dmz -> restricted", ("dmz", "restricted"))])
 def test_a_one_way_router_fails_only_the_direction_it_forwards(tmp_path: Path, forward: str,
@@ -80,6 +81,7 @@ def test_a_one_way_router_fails_only_the_direction_it_forwards(tmp_path: Path, f
         assert f"frames from {source} reach {target} {ROUTER_MAC_WORDS}" in reason, reason
 
 
+@pytest.mark.needs("nft")
 def test_a_nat_router_is_caught_through_the_rewritten_frames(tmp_path: Path) -> None:
     code, summary, out = run_cli(tmp_path, ISOLATION, router(proxyArp="false", nat="true",
                                                             forward='["restricted -> dmz"]', stateful="true"))
@@ -90,6 +92,7 @@ def test_a_nat_router_is_caught_through_the_rewritten_frames(tmp_path: Path) -> 
     assert all("their source rewritten to 192.168.113.254 on the way (NAT)" in r for r in reasons), reasons[:2]
 
 
+@pytest.mark.needs("nft")
 def test_a_router_forwarding_only_tcp_is_caught_by_the_syn(tmp_path: Path) -> None:
     code, summary, out = run_cli(tmp_path, ISOLATION, router(proxyArp="false", protocols="[tcp]"))
     assert code == 1, out
@@ -98,6 +101,7 @@ def test_a_router_forwarding_only_tcp_is_caught_by_the_syn(tmp_path: Path) -> No
         assert "TCP SYN from" in reason and "ICMP echo" not in reason and "UDP datagram" not in reason, reason
 
 
+@pytest.mark.needs("nft")
 def test_a_router_into_the_empty_vlan_is_heard_asking_for_its_unused_address(tmp_path: Path) -> None:
     lab = """routers:
   - name: rogue

@@ -16,8 +16,7 @@ import pytest
 from netattest.errors import NetattestError
 from netattest.report.diff import diff_runs, format_diff, resolve_run
 from tests.conftest import REPO
-from tests.test_report_html import synthetic_run
-from tests.test_report_records import healthy, leaky, validate
+from tests.helpers.records import healthy, leaky, synthetic_run, validate
 
 
 def _edit_inventory(run_dir: Path, edit) -> None:
@@ -98,7 +97,7 @@ def test_an_unreadable_run_is_refused_with_the_fix(tmp_path: Path) -> None:
 # --- two real runs -----------------------------------------------------------------------------------------------------
 @pytest.mark.lab
 def test_diff_of_a_clean_and_a_mis_wired_lab(tmp_path_factory: pytest.TempPathFactory) -> None:
-    from tests.test_report_runs import lab_run
+    from tests.helpers.lab_runs import lab_run
     clean, miswired = lab_run(tmp_path_factory, "clean"), lab_run(tmp_path_factory, "miswired")
     CLEAN_ID, MISWIRED_ID = clean.id, miswired.id
     reports = clean.dir.parent

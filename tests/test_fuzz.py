@@ -16,7 +16,6 @@ import json
 import os
 import resource
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
 
-from netattest.annotations import NETWORKS_ANNOTATION, parse_network_status, parse_networks_annotation
+from netattest.annotations import parse_network_status, parse_networks_annotation
 from netattest.annotations.golike import MAX_ANNOTATION_BYTES
 from netattest.errors import AnnotationError, NetattestError, TopologyError
 from netattest.matrix import plan, plan_uniqueness
@@ -228,9 +227,10 @@ def test_loader_on_arbitrary_bytes(data: bytes) -> None:
 # ------------------------------------------------------------------------------------------------ bombs and size
 
 
-def _refused_quickly(text: str | bytes, expect: str, *, seconds: float = 10.0, max_growth_mb: float = 200) -> str:
+def _refused(text: str | bytes, expect: str, *, max_growth_mb: float = 200) -> str:
+    """Loads ``text`` and returns the refusal, which must be clear, say ``expect`` and not blow up memory (how fast
+    it comes is measured by benchmarks/bench_hostile_input.py, not asserted here)."""
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    start = time.perf_counter()
     with pytest.raises(TopologyError) as info:
         if isinstance(text, bytes):
             with tempfile.NamedTemporaryFile(suffix=".yaml") as handle:
@@ -239,11 +239,9 @@ def _refused_quickly(text: str | bytes, expect: str, *, seconds: float = 10.0, m
                 load_topology(handle.name)
         else:
             load_topology_text(text, "bomb.yaml")
-    elapsed = time.perf_counter() - start
     growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
     assert_clear(info.value)
     assert expect in str(info.value), str(info.value)
-    assert elapsed < seconds, f"took {elapsed:.1f} s"
     assert growth < max_growth_mb, f"peak RSS grew by {growth:.0f} MB"
     return str(info.value)
 
@@ -253,12 +251,12 @@ BILLION_LAUGHS = "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\
 
 
 def test_billion_laughs_is_refused() -> None:
-    _refused_quickly(BILLION_LAUGHS, "aliases are not supported")
+    _refused(BILLION_LAUGHS, "aliases are not supported")
 
 
 def test_merge_key_bomb_is_refused() -> None:
     text = "base: &b {x: 1}\n" + "".join(f"k{i}: {{<<: *b}}\n" for i in range(2000))
-    _refused_quickly(text, "aliases are not supported")
+    _refused(text, "aliases are not supported")
 
 
 def test_alias_inside_a_valid_topology_is_refused() -> None:
@@ -267,53 +265,53 @@ def test_alias_inside_a_valid_topology_is_refused() -> None:
                                             "      - {attachment: net1, interface: net1, ips: [192.168.112.12/24]}",
                                             "namespace: *ns", 1)
     text = text.replace("namespace: multus-test", "namespace: &ns multus-test", 1)
-    _refused_quickly(text, "aliases")
+    _refused(text, "aliases")
 
 
-@pytest.mark.parametrize("depth", [40, 1000, 100_000])
-def test_deep_flow_nesting_is_refused(depth: int) -> None:
-    _refused_quickly("a: " + "[" * depth + "]" * depth + "\n", "")
+@pytest.mark.parametrize(("depth", "expect"), [
+    (40, "nested deeper than 32 levels"),  # the loader's own depth limit
+    (1000, "the document is nested too deeply"),  # deeper than the parser recurses
+    (100_000, "the document is nested too deeply"),
+])
+def test_deep_flow_nesting_is_refused(depth: int, expect: str) -> None:
+    _refused("a: " + "[" * depth + "]" * depth + "\n", expect)
 
 
 def test_deep_block_nesting_is_refused() -> None:
     text = "".join("  " * i + f"k{i}:\n" for i in range(600)) + "  " * 600 + "v\n"
-    _refused_quickly(text, "")
+    _refused(text, "the document is nested too deeply")
 
 
 def test_python_tags_are_refused_and_never_run(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     text = MACVLAN_ONLY.read_text().replace(
         "name: macvlan-only", f"name: !!python/object/apply:os.system ['touch {marker}']", 1)
-    _refused_quickly(text, "")
+    _refused(text, "field 'name': unsupported YAML tag !!python/object/apply:os.system")
     assert not marker.exists()
 
 
 def test_file_over_the_size_limit_is_refused_with_the_limit_named() -> None:
     big = MACVLAN_ONLY.read_bytes() + b"\n#" + b"x" * MAX_TOPOLOGY_BYTES
-    message = _refused_quickly(big, f"larger than {MAX_TOPOLOGY_BYTES} bytes")
-    assert "1048576" in message or str(MAX_TOPOLOGY_BYTES) in message
+    message = _refused(big, f"larger than {MAX_TOPOLOGY_BYTES} bytes")
+    assert "(MAX_TOPOLOGY_BYTES)" in message, message  # which setting the number is
 
 
-def test_many_small_keys_under_the_limit_are_refused_quickly() -> None:
+def test_many_small_keys_under_the_limit_are_refused() -> None:
     body = "".join(f"k{i}: v\n" for i in range(MAX_TOPOLOGY_BYTES // 12))
     assert len(body) < MAX_TOPOLOGY_BYTES
-    _refused_quickly("apiVersion: netattest/v1\nkind: Topology\n" + body, "")
+    _refused("apiVersion: netattest/v1\nkind: Topology\n" + body, "unknown field 'k0' at the top level")
 
 
-def test_one_huge_scalar_under_the_limit_is_refused_quickly() -> None:
-    _refused_quickly("name: " + "x" * (MAX_TOPOLOGY_BYTES - 100) + "\n", "")
+def test_one_huge_scalar_under_the_limit_is_refused() -> None:
+    _refused("name: " + "x" * (MAX_TOPOLOGY_BYTES - 100) + "\n", "missing required field 'apiVersion'")
 
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
 def test_endless_files_are_refused_by_size(device: str) -> None:
-    if not os.path.exists(device):
-        pytest.skip(f"no {device}")
-    start = time.perf_counter()
     with pytest.raises(TopologyError) as info:
         load_topology(device)
     assert_clear(info.value)
-    assert "larger than" in str(info.value)
-    assert time.perf_counter() - start < 5
+    assert f"the file is larger than {MAX_TOPOLOGY_BYTES} bytes" in str(info.value)
 
 
 # ------------------------------------------------------------------------------------------------ names
@@ -354,7 +352,7 @@ def test_invalid_names_are_refused_naming_the_field(what: str) -> None:
         with pytest.raises(TopologyError) as info:
             load_topology_text(base.replace(old, template.format(value)), "names.yaml")
         assert_clear(info.value)
-        assert info.value.field.startswith(field) or field in str(info.value), (value, str(info.value))
+        assert info.value.field.startswith(field), (value, str(info.value))
 
 
 # Kernel rule (net/core/dev.c): dev_valid_name() allows '%', but dev_get_valid_name() treats a name containing '%'
@@ -473,26 +471,24 @@ HOSTILE_ANNOTATIONS = {
 @pytest.mark.parametrize("name", sorted(HOSTILE_ANNOTATIONS))
 def test_hostile_annotations_are_refused_clearly(name: str) -> None:
     value = HOSTILE_ANNOTATIONS[name]
-    start = time.perf_counter()
     with pytest.raises(AnnotationError) as info:
         parse_networks_annotation(value, "multus-test")
     assert_clear(info.value)
     with pytest.raises(AnnotationError) as info:
         parse_network_status(value)
     assert_clear(info.value)
-    assert time.perf_counter() - start < 5
 
 
-def test_large_but_valid_annotation_is_handled_quickly() -> None:
+def test_large_but_valid_annotation_is_parsed_whole() -> None:
     value = json.dumps([{"name": "net1", "ips": [f"10.0.{i // 250}.{i % 250 + 1}/16" for i in range(3000)]}])
     assert len(value) < MAX_ANNOTATION_BYTES
-    start = time.perf_counter()
     (selection,) = parse_networks_annotation(value, "multus-test")
-    assert len(selection.ips) == 3000 and time.perf_counter() - start < 5
+    assert len(selection.ips) == 3000
+    assert selection.ips[-1] == "10.0.11.250/16"
 
 
 def test_annotation_size_limit_is_named() -> None:
     with pytest.raises(AnnotationError) as info:
         parse_networks_annotation("net1," * (MAX_ANNOTATION_BYTES // 5 + 1), "multus-test")
     assert f"{MAX_ANNOTATION_BYTES // 1024} KiB" in str(info.value)
-    assert NETWORKS_ANNOTATION.split("/")[-1] in str(info.value) or "networks" in str(info.value)
+    assert str(info.value).startswith("networks annotation is larger than"), str(info.value)  # names which one

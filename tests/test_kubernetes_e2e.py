@@ -62,6 +62,7 @@ def test_acceptance_suites_pass_through_the_kubernetes_target(macvlan_lab: tuple
         assert leftovers(server) == []
 
 
+@pytest.mark.needs("nft")
 def test_a_one_way_router_is_caught_by_the_node_pods_listening_on_the_cluster(tmp_path: Path) -> None:
     """The cluster target plans the same next hops and target-side listeners as the lab: a router nobody declared,
     forwarding restricted -> dmz only, fails exactly those checks, heard by the dmz probe pods and node NICs."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from netattest.annotations import NETWORKS_ANNOTATION, parse_networks_annotation
-from netattest.errors import ClusterAccessError, ClusterError, ClusterPermissionError, NetattestError
+from netattest.errors import ClusterAccessError, ClusterError, ClusterPermissionError
 from netattest.k8s import names
 from netattest.k8s.plan import ClusterOptions
 from netattest.probe.engine import Endpoint, Probe
@@ -145,8 +145,7 @@ def test_full_lifecycle_sends_what_the_topology_asks_and_leaves_nothing(server: 
 
 def test_pods_landing_on_unlabelled_nodes_are_reported_in_one_line(server: FakeApiServer,
                                                                    kubeconfig: Path) -> None:
-    server.list("", "nodes")  # node2 loses its label: pod-c / mac-c cannot be scheduled
-    with server._lock:
+    with server._lock:  # node2 loses its label: pod-c / mac-c cannot be scheduled
         server.get("", "nodes", None, "node2")["metadata"]["labels"].pop("node-role.kubernetes.io/multus-node")
     built = target(kubeconfig)
     try:
@@ -439,9 +438,36 @@ def test_missing_kubeconfig_and_context(tmp_path: Path, server: FakeApiServer, k
     assert "(contexts there: fake)" in str(caught.value)
 
 
-def test_errors_are_netattest_errors_with_exit_status_2() -> None:
-    for cls in (ClusterError, ClusterAccessError, ClusterPermissionError):
-        assert issubclass(cls, NetattestError) and cls.exit_code == 2
+CLI_FAILURES: dict[str, tuple[tuple[int, str] | None, str, str]] = {
+    # how the cluster fails: (the API server's answer to listing namespaces, the credentials, what stderr says)
+    "no kubeconfig": (None, "missing", "(from --kubeconfig) does not exist"),
+    "bad credentials": (None, "expired", "rejected the credentials (401 Unauthorized)"),
+    "forbidden": ((403, 'namespaces is forbidden: User "dev" cannot list resource "namespaces"'), "valid",
+                  'forbidden while listing netattest namespaces'),
+    "server error": ((500, "etcdserver: request timed out"), "valid", "answered 500"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLI_FAILURES))
+def test_cluster_errors_end_the_command_in_one_line_with_exit_status_2(server: FakeApiServer, tmp_path: Path,
+                                                                       case: str) -> None:
+    """What the user sees of a cluster error (access, 403, any other answer): one line on stderr, status 2."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    answer, credentials, expected = CLI_FAILURES[case]
+    if answer is not None:
+        server.admission.append(lambda req: answer if req.verb == "list" and req.resource is not None
+                                and req.resource.plural == "namespaces" else None)
+    kubeconfig = (tmp_path / "nope" if credentials == "missing" else
+                  server.kubeconfig(tmp_path / "kc", token="expired" if credentials == "expired" else None))
+    proc = subprocess.run([sys.executable, "-m", "netattest.cli", "gc", "--target", "kubernetes", "--kubeconfig",
+                           str(kubeconfig)], capture_output=True, text=True, cwd=REPO, timeout=60, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("netattest: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert expected in proc.stderr, proc.stderr
 
 
 def test_sigterm_during_deploy_removes_everything(server: FakeApiServer, kubeconfig: Path, tmp_path: Path) -> None:
@@ -546,8 +572,7 @@ def test_operator_that_never_creates_the_nads_times_out_and_restores(tmp_path: P
         with pytest.raises(ClusterError) as caught:
             target(srv.kubeconfig(tmp_path / "kc"), provision="operator", operator_timeout=0.5).deploy()
         text = one_line(caught.value)
-        assert f"the network operator did not create NAD(s) {NS}/net1, {NS}/net1-macvlan within 0 s" in text \
-            or "did not create NAD(s)" in text
+        assert f"the network operator did not create NAD(s) {NS}/net1, {NS}/net1-macvlan within 0.5 s" in text
         assert "oc get network.operator cluster" in text
         assert operator_spec(srv) == before and leftovers(srv) == []
 

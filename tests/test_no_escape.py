@@ -246,12 +246,6 @@ def test_a_full_host_neighbour_table_is_never_reported_as_a_network_failure() ->
 
 # ------------------------------------------------------------------------------------------------------ sandbox
 
-def _can_boot() -> bool:
-    from netattest.sandbox.uml import find_uml
-
-    return find_uml() is not None and os.geteuid() == 0
-
-
 QUIET_DIRS = ["/etc", "/root", "/var/lib/cni", "/var/tmp", "/usr/lib/cni", "/usr/local", "/opt", "/run"]
 
 
@@ -289,7 +283,7 @@ def sandbox_reports(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.mark.sandbox
-@pytest.mark.skipif(not _can_boot(), reason="needs root and linux.uml (Debian user-mode-linux)")
+@pytest.mark.needs("root", "uml")
 def test_sandbox_mounts_the_host_read_only_except_its_results(sandbox_reports: Path) -> None:
     from netattest.sandbox.uml import GUEST_SCRATCH, run_in_sandbox
 
@@ -321,7 +315,7 @@ def test_sandbox_mounts_the_host_read_only_except_its_results(sandbox_reports: P
 
 
 @pytest.mark.sandbox
-@pytest.mark.skipif(not _can_boot(), reason="needs root and linux.uml (Debian user-mode-linux)")
+@pytest.mark.needs("root", "uml")
 def test_sandboxed_run_writes_only_its_reports(sandbox_reports: Path) -> None:
     before = _quiet(mtimes(QUIET_DIRS))
     tmp_before = {p for p in os.listdir("/tmp") if p.startswith("netattest-uml-")}

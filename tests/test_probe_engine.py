@@ -26,7 +26,7 @@ from netattest.probe import (
     read_interface,
 )
 from netattest.probe.frames import BPF_CODE
-from tests.helpers.netlab import NET, ROOT, NetnsLab, _ip, _netns_self, needs_netns
+from tests.helpers.netlab import NET, NetnsLab, _ip, _netns_self, needs_netns
 
 Lab = NetnsLab
 
@@ -92,15 +92,19 @@ def test_send_order_puts_silent_probes_first_and_spreads_broadcasts() -> None:
 
 
 def test_bad_arguments_raise() -> None:
-    ep = Endpoint(netns=None, ifname="lo", ip="127.0.0.1", mac="00:00:00:00:00:00")
     with pytest.raises(ProbeError):
         ProbeEngine(timeout=0)
     bad = Endpoint(netns="no/such", ifname="eth0", ip="10.0.0.1", mac="02:00:00:00:00:01")
     with pytest.raises(ProbeError), in_netns(bad.netns):
         pass
-    if ROOT:
-        with ProbeEngine(timeout=0.1) as eng, pytest.raises(ProbeError):
-            eng.run([Probe(id="x", kind="icmp", source=ep, target_ip="127.0.0.1")])  # ICMP without target_mac
+
+
+@pytest.mark.needs("root")
+def test_icmp_probe_without_target_mac_is_refused() -> None:
+    """Needs root: the engine opens its packet socket before it looks at the probes."""
+    ep = Endpoint(netns=None, ifname="lo", ip="127.0.0.1", mac="00:00:00:00:00:00")
+    with ProbeEngine(timeout=0.1) as eng, pytest.raises(ProbeError):
+        eng.run([Probe(id="x", kind="icmp", source=ep, target_ip="127.0.0.1")])
 
 
 # --- real traffic ----------------------------------------------------------------------------------------------------------
@@ -164,18 +168,16 @@ def test_duplicate_ip_yields_two_answers_with_two_macs(lab: Lab, engine: ProbeEn
 
 
 @needs_netns
-def test_silent_probes_cost_about_one_window(lab: Lab) -> None:
+def test_silent_probes_share_one_window(lab: Lab) -> None:
+    """Probes that expect silence are sent once, all in one window, never retried (the window's cost in time:
+    the silent matrix of benchmarks/bench_probe.py)."""
     a = lab.host("a", f"{NET}.1/24")
     lab.host("b", f"{NET}.2/24")
     probes = [arp(a, f"{NET}.{100 + i}", expect=False) for i in range(50)]
     with ProbeEngine(timeout=0.5, retries=2) as eng:
-        eng.run([arp(a, f"{NET}.2")])  # warm up: socket opened, template built
-        t0 = time.perf_counter()
         results, stats = eng.run(probes)
-        elapsed = time.perf_counter() - t0
     assert all(r.answers == [] and r.attempts == 1 for r in results)
     assert stats.rounds == 1 and stats.frames_sent == 50
-    assert elapsed < 1.6 * 0.5, f"50 silent probes took {elapsed:.3f}s"
 
 
 def _answer_arp_late(host: Endpoint, address: str, delay: float, stop: threading.Event) -> threading.Thread:

@@ -99,6 +99,7 @@ def test_a_router_forwarding_both_ways_brings_answers_from_the_target(lab: Netns
     assert all(a.ttl == 63 and a.eth_src == hop.mac for r in results for a in r.answers)  # one router crossed
 
 
+@pytest.mark.needs("nft")
 def test_a_one_way_router_answers_nothing_but_the_target_side_listener_hears_every_probe(
         lab: NetnsLab, engine: ProbeEngine) -> None:
     src, dst, hop = routed(lab, ONE_WAY)
@@ -112,6 +113,7 @@ def test_a_one_way_router_answers_nothing_but_the_target_side_listener_hears_eve
     assert {h.eth_src for h in heard} != {src.mac}, "forwarded: the router's MAC on b sent it"
 
 
+@pytest.mark.needs("nft")
 def test_nat_rewrites_the_source_but_not_the_mark(lab: NetnsLab, engine: ProbeEngine) -> None:
     src, dst, hop = routed(lab, NAT, back_route=False)  # the target needs no route back: NAT answers for it
     engine.listen([Listener("dst", dst.netns, "eth0")])
@@ -121,6 +123,7 @@ def test_nat_rewrites_the_source_but_not_the_mark(lab: NetnsLab, engine: ProbeEn
     assert {(h.ip_src, h.mark) for h in heard if h.proto == "icmp"} == {(f"{B}.254", MARK)}
 
 
+@pytest.mark.needs("nft")
 def test_a_tcp_only_router_forwards_only_the_syn(lab: NetnsLab, engine: ProbeEngine) -> None:
     src, dst, hop = routed(lab, TCP_ONLY)
     engine.listen([Listener("dst", dst.netns, "eth0")])
@@ -130,6 +133,7 @@ def test_a_tcp_only_router_forwards_only_the_syn(lab: NetnsLab, engine: ProbeEng
     assert [h.proto for h in heard] == ["tcp"]
 
 
+@pytest.mark.needs("nft")
 def test_a_refusing_router_is_an_icmp_error_from_the_router_not_from_the_target(
         lab: NetnsLab, engine: ProbeEngine) -> None:
     src, dst, hop = routed(lab, REJECT)

@@ -6,7 +6,6 @@ page fetches nothing, cells link to their evidence, and a full-page screenshot i
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.needs("selenium", "chromium")]
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOTS = REPO / "reports" / "screenshots"
@@ -31,22 +30,11 @@ def rgb(css: str) -> tuple[int, ...]:
     return tuple(int(x) for x in parts[:3])
 
 
-def _need(condition: bool, why: str) -> None:
-    if not condition:
-        if os.environ.get("CI"):
-            pytest.fail(f"{why} (CI must install it: see .ci/run)")
-        pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Any:
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _need(False, "selenium is not installed (pip install -e '.[dev]')")
-    _need(bool(CHROMIUM and CHROMEDRIVER), "chromium and chromium-driver are not installed (apt-get install "
-                                           "chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -63,7 +51,7 @@ def test_rendered_report_shows_the_matrix_and_mac_table(browser: Any,
                                                         tmp_path_factory: pytest.TempPathFactory) -> None:
     from selenium.webdriver.common.by import By
 
-    from tests.test_report_runs import lab_run
+    from tests.helpers.lab_runs import lab_run
     run = lab_run(tmp_path_factory, "miswired")
     checks = {c["id"]: c for c in json.loads((run.dir / "checks.json").read_text())["checks"]}
     inventory = json.loads((run.dir / "inventory.json").read_text())["inventory"]

@@ -3,119 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from netattest.report import records
-from netattest.report.html import REPORT, write_html
-from tests.test_report_records import MACS, judged, leaky, validate
-
-VOID = {"meta", "br", "hr", "img", "input", "link", "col", "area", "base", "source", "wbr"}
-
-
-class Node:
-    def __init__(self, tag: str, attrs: dict[str, str], parent: Node | None) -> None:
-        self.tag, self.attrs, self.parent = tag, attrs, parent
-        self.children: list[Node] = []
-        self.content: list[Node | str] = []  # text and elements in document order
-
-    @property
-    def text(self) -> str:
-        return " ".join(" ".join(c if isinstance(c, str) else c.text for c in self.content).split())
-
-    def find_all(self, tag: str, **attrs: str) -> list[Node]:
-        found = []
-        for child in self.children:
-            if child.tag == tag and all(attrs[k] in child.attrs.get(k.rstrip("_"), "").split() or
-                                        child.attrs.get(k.rstrip("_")) == attrs[k] for k in attrs):
-                found.append(child)
-            found += child.find_all(tag, **attrs)
-        return found
-
-    def find(self, tag: str, **attrs: str) -> Node:
-        found = self.find_all(tag, **attrs)
-        assert found, f"no <{tag} {attrs}>"
-        return found[0]
-
-
-class DomBuilder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root = self.current = Node("#document", {}, None)
-        self.ids: dict[str, Node] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = Node(tag, {k: v or "" for k, v in attrs}, self.current)
-        self.current.children.append(node)
-        self.current.content.append(node)
-        if "id" in node.attrs:
-            assert node.attrs["id"] not in self.ids, f"duplicate id {node.attrs['id']}"
-            self.ids[node.attrs["id"]] = node
-        if tag not in VOID:
-            self.current = node
-
-    def handle_endtag(self, tag: str) -> None:
-        node = self.current
-        while node.parent is not None and node.tag != tag:
-            node = node.parent
-        if node.parent is not None:
-            self.current = node.parent
-
-    def handle_data(self, data: str) -> None:
-        self.current.content.append(data)
-
-
-def parse(html: str) -> DomBuilder:
-    builder = DomBuilder()
-    builder.feed(html)
-    return builder
-
+from netattest.report.html import REPORT
+from tests.helpers.html import parse
+from tests.helpers.records import MACS, healthy, synthetic_run
 
 EVIL = '<script>alert("pwned")</script> & <img src=x onerror=alert(1)>'
-
-
-def synthetic_run(run_dir: Path, respond: Any = leaky, extra_problem: str = "") -> Path:
-    """A run directory as the evidence layer writes it, from a scripted matrix."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    run, inventory = judged(respond)
-    test_of = {cid: f"suites/test_x.py::test_isolation[{cid}]" for cid in run.outcomes}
-    records.write_checks(run_dir, run, inventory, test_of, "failed", run_dir.name)
-    checks = json.loads((run_dir / "checks.json").read_text())["checks"]
-    evidence = {"t/pod-a": {"node": "node1", "nad_as_applied": "kind: NetworkAttachmentDefinition\n",
-                            "pod_manifest": "kind: Pod\n", "network_status": "[]", "ip_addr": "3: net1@if2: ..."}}
-    records.write_inventory(run_dir, inventory, evidence, run_dir.name)
-    tests = [{"nodeid": c["test"], "name": c["test"].split("::")[1], "status": c["status"], "reason": c["reason"],
-              "subject": {"check": c["id"]}, "markers": [c["kind"]], "duration_s": 0.001} for c in checks]
-    tests += [{"nodeid": f"suites/test_mac.py::test_mac_behaviour[net1:{pod}@node1:net1]",
-               "name": f"test_mac_behaviour[net1:{pod}@node1:net1]", "status": "passed", "reason": "",
-               "subject": {"pod": f"t/{pod}", "iface": "net1", "network": "restricted"}} for pod in ("pod-a", "pod-c")]
-    if extra_problem:
-        tests.append({"nodeid": "suites/test_attachment.py::test_pod_placement[t/pod-a]",
-                      "name": "test_pod_placement[t/pod-a]", "status": "failed", "reason": extra_problem,
-                      "subject": {"pod": "t/pod-a"}})
-    problems = [{"test": t["nodeid"], "status": t["status"], "reason": t["reason"]} for t in tests
-                if t["status"] in ("failed", "broken")]
-    now = time.time()
-    summary = {
-        "schema": "netattest.run-summary/v1", "run_id": run_dir.name, "harness_version": "0.1.0", "target": "lab",
-        "kernel": "6.1.0-test", "started": now - 3, "finished": now, "exit_status": 1 if problems else 0,
-        "topology": {"name": "small", "file": "/t/small.yaml", "sha256": "c" * 64, "description": "small lab",
-                     "networks": [{"name": "restricted", "vlan": 112, "subnet": "192.168.112.0/24"},
-                                  {"name": "openshift", "vlan": 111, "subnet": "192.168.111.0/24"}]},
-        "counts": {s: sum(1 for t in tests if t["status"] == s) for s in ("passed", "failed", "broken", "skipped")},
-        "problems": problems, "reports": {"html": REPORT}, "capture": "failed", "baseline": None,
-        "environment": {"kernel_kind": "host kernel", "os": "Debian", "python": "3.11", "libraries": {},
-                        "cni_plugins": {"macvlan": {"path": "/usr/lib/cni/macvlan", "sha256": "d" * 64,
-                                                    "version": "CNI macvlan plugin version unknown",
-                                                    "protocols": "1.0.0", "package": "containernetworking-plugins"}}},
-        "tests": tests,
-    }
-    validate("run-summary", summary)
-    (run_dir / "summary.json").write_text(json.dumps(summary))
-    write_html(run_dir)
-    return run_dir
 
 
 def test_html_report_header_matrix_mac_table_and_failures(tmp_path: Path) -> None:
@@ -186,14 +82,15 @@ def test_html_report_escapes_everything_and_fetches_nothing(tmp_path: Path) -> N
 
 
 def test_html_report_of_a_clean_run_says_so(tmp_path: Path) -> None:
-    from tests.test_report_records import healthy
     run_dir = synthetic_run(tmp_path / "0000cafe", respond=healthy)
     dom = parse((run_dir / REPORT).read_text())
     assert dom.ids["verdict"].text == "ALL EXPECTATIONS HELD"
     assert "None: every expectation held." in dom.ids["failures"].text
     statuses = {td.attrs["data-status"] for td in dom.ids["matrix"].find_all("td")}
     assert statuses == {"passed", "none"}
-    assert not list((run_dir / "pcaps").glob("*.pcap")) if (run_dir / "pcaps").exists() else True
+    # capture "failed": a run where nothing failed keeps no pcap, and its report links none
+    assert not list(run_dir.rglob("*.pcap"))
+    assert not [a for a in dom.root.find_all("a") if a.attrs.get("href", "").startswith("pcaps/")]
 
 
 def test_large_runs_keep_transcripts_only_for_checks_that_did_not_pass(tmp_path: Path, monkeypatch: Any) -> None:

@@ -11,136 +11,22 @@ import json
 import re
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import jsonschema
 import pytest
-from scapy.layers.inet import ICMP, IP
+from scapy.layers.inet import ICMP
 from scapy.layers.l2 import ARP, Ether
 from scapy.utils import rdpcap
 
-from netattest.evaluate import MatrixRun, run_matrix
-from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
-from netattest.matrix import plan
-from netattest.probe.engine import Answer, CapturedFrame, Listener, Probe, ProbeResult, WindowStats
-from netattest.report import records, schema_path
+from netattest.probe.engine import Probe
+from netattest.report import records
 from netattest.report.allure_env import CATEGORIES, environment_entries, environment_properties
 from netattest.report.junit import rewrite_junit
 from netattest.report.manifest import verify, write_manifest
 from netattest.report.pcap import pcap_bytes, read_pcap
 from netattest.report.scrub import REDACTED, Scrubber, known_secrets
 from netattest.report.transcript import transcript
-from netattest.topology import load_topology_text
-
-SMALL = """
-apiVersion: netattest/v1
-kind: Topology
-name: small
-description: two pods and a host on VLAN restricted, isolated from openshift
-networks:
-  - {name: restricted, vlan: 112, subnet: 192.168.112.0/24, routed: false}
-  - {name: openshift, vlan: 111, subnet: 192.168.111.0/24, gateway: 192.168.111.1}
-nodes:
-  - name: node1
-    labels: {node-role.kubernetes.io/multus-node: "yes"}
-    nics: [{name: ens224, network: restricted}, {name: ens192, network: openshift, address: 192.168.111.21/24}]
-externalHosts:
-  - {name: ext-host, network: restricted, address: 192.168.112.1/24}
-  - {name: gateway, network: openshift, address: 192.168.111.1/24}
-attachments:
-  - {name: net1, namespace: t, network: restricted, plugin: macvlan, mode: bridge, master: ens224, ipam: {type: static}}
-pods:
-  - {name: pod-a, namespace: t, networks: [{attachment: net1, ips: [192.168.112.11/24]}]}
-  - {name: pod-c, namespace: t, networks: [{attachment: net1, ips: [192.168.112.21/24]}]}
-expectations:
-  - {from: restricted, to: restricted, expect: reachable, why: one VLAN talks at L2}
-  - {from: restricted, to: openshift, expect: isolated, why: not routed}
-"""
-MACS = {"pod-a": "02:00:00:00:00:0a", "pod-c": "02:00:00:00:00:0c", "ext-host": "02:00:00:00:00:e1",
-        "ens224": "02:00:00:00:01:24", "ens192": "02:00:00:00:01:92"}
-OWNERS = {"192.168.112.11": MACS["pod-a"], "192.168.112.21": MACS["pod-c"], "192.168.112.1": MACS["ext-host"]}
-T0 = 1_790_000_000.25
-Responder = Callable[[Probe], list[Answer]]
-
-
-def _iface(name: str, mac: str, address: str, kind: str = "macvlan") -> InterfaceView:
-    return InterfaceView(name, mac, (address,) if address else (), kind, 1500, True, "bridge")
-
-
-def small_inventory() -> tuple[Inventory, object]:
-    topology = load_topology_text(SMALL, "small.yaml")
-    net1 = topology.attachment("t", "net1")
-    pods = [PodView(name, "t", "node1", "Running", None,
-                    {"net1": _iface("net1", MACS[name], f"192.168.112.{ip}/24")},
-                    attachments=[PodAttachment("restricted", net1, "macvlan", "bridge", "net1",
-                                               (f"192.168.112.{ip}/24",), "ens224", MACS["ens224"])],
-                    netns=f"ns-{name}")
-            for name, ip in (("pod-a", 11), ("pod-c", 21))]
-    nodes = [NodeView("node1", {"node-role.kubernetes.io/multus-node": "yes"},
-                      {"ens224": _iface("ens224", MACS["ens224"], "", "veth"),
-                       "ens192": _iface("ens192", MACS["ens192"], "192.168.111.21/24", "veth")})]
-    hosts = [HostView("ext-host", "restricted", _iface("eth0", MACS["ext-host"], "192.168.112.1/24", "veth")),
-             HostView("gateway", "openshift", _iface("eth0", "02:00:00:00:00:91", "192.168.111.1/24", "veth"))]
-    return Inventory("0000abcd", "lab", pods, nodes, hosts), topology
-
-
-def healthy(probe: Probe) -> list[Answer]:
-    mac = OWNERS.get(probe.target_ip)
-    if mac is None or (probe.kind == "icmp" and probe.target_mac != mac):
-        return []
-    return [Answer(probe.target_ip, mac, 0.5, 1, mac)]
-
-
-def leaky(probe: Probe) -> list[Answer]:
-    """A router answers ARP for the other VLAN's node address: isolation broken."""
-    if probe.target_ip == "192.168.111.21" and probe.kind == "arp":
-        return [Answer(probe.target_ip, "02:66:00:00:00:01", 0.4, 1, "02:66:00:00:00:01")]
-    return healthy(probe)
-
-
-def _frames(probe: Probe, answers: list[Answer]) -> list[CapturedFrame]:
-    """The frames a real engine would have kept: the request, then each answer."""
-    src = probe.source
-    if probe.kind == "arp":
-        sent = Ether(src=src.mac, dst="ff:ff:ff:ff:ff:ff") / ARP(op=1, hwsrc=src.mac, psrc=src.ip,
-                                                                 pdst=probe.target_ip)
-        got = [Ether(src=a.mac, dst=src.mac) / ARP(op=2, hwsrc=a.mac, psrc=a.ip, hwdst=src.mac, pdst=src.ip)
-               for a in answers]
-    else:
-        sent = Ether(src=src.mac, dst=probe.target_mac) / IP(src=src.ip, dst=probe.target_ip) / ICMP()
-        got = [Ether(src=a.mac, dst=src.mac) / IP(src=a.ip, dst=src.ip) / ICMP(type=0) for a in answers]
-    frames = [CapturedFrame(T0, True, bytes(sent))]
-    frames += [CapturedFrame(T0 + a.rtt_ms / 1000, False, bytes(g)) for a, g in zip(answers, got)]
-    return frames
-
-
-class FramedProber:
-    """Answers probes by rule and keeps frames, as ProbeEngine(keep_frames=True) does."""
-
-    def __init__(self, respond: Responder) -> None:
-        self.respond = respond
-
-    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) -> tuple[list[ProbeResult],
-                                                                                          WindowStats]:
-        results = []
-        for probe in probes:
-            answers = self.respond(probe)
-            results.append(ProbeResult(probe, T0, 1, answers, f"{probe.kind} to {probe.target_ip}", "00" * 42,
-                                       frames=_frames(probe, answers)))
-        return results, WindowStats(len(probes), len(probes), len(probes), 0, 1.0, rounds=1,
-                                    listening={x.id: "" for x in listeners})
-
-
-def judged(respond: Responder = healthy) -> tuple[MatrixRun, Inventory]:
-    inventory, topology = small_inventory()
-    return run_matrix(plan(topology), inventory, FramedProber(respond), topology), inventory
-
-
-def validate(name: str, document: object) -> None:
-    schema = json.loads(schema_path(name).read_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
+from tests.helpers.records import MACS, T0, judged, leaky, validate
 
 
 # --- pcaps and transcripts ---------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The evidence of real runs: `netattest run` on the embedded lab (macvlan-only, host kernel), once clean and once
 mis-wired, and every file it writes parsed back and checked value by value.
 
-The runs are made once per test session and shared (test_diff.py and test_report_browser.py use them too):
-``lab_run(tmp_path_factory, name)`` caches them under the session's base temporary directory.
+The runs are made once per test session and shared with test_diff.py, test_report_allure.py and
+test_report_browser.py: ``lab_run(tmp_path_factory, name)`` of tests/helpers/lab_runs.py.
 """
 
 from __future__ import annotations
@@ -10,109 +10,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import secrets
 import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from scapy.layers.l2 import ARP
 from scapy.utils import rdpcap
 
-from netattest.runid import new_run_id
-from tests.conftest import MACVLAN_ONLY, REPO, with_lab_section
+from tests.conftest import REPO
+from tests.helpers.html import parse
+from tests.helpers.lab_runs import LabRun, fake_secrets, lab_run
+from tests.helpers.plan import checks_with_status, planned, planned_ids
+from tests.helpers.records import validate
 
 pytestmark = pytest.mark.lab
-
-#: mis-wiring: a router joins the VLANs, pod-b is pinned to node3 (which lacks its master NIC), mac-c's address moves
-MISWIRED_LAB = """
-routers:
-  - name: rogue
-    legs:
-      - {network: openshift, address: 192.168.111.254/24}
-      - {network: restricted, address: 192.168.112.254/24}
-drift:
-  podNode: {pod-b: node3}
-  podIps: {mac-c/net1: [192.168.112.42/24]}
-"""
-
-
-@dataclass
-class Secrets:
-    token: str  # in the kubeconfig, shaped like nothing in particular
-    key_data: str  # client-key-data in the kubeconfig
-    env_token: str  # in a secret-named environment variable
-    bearer: str  # a JWT-shaped bearer token written into the topology's description
-
-    def all(self) -> list[str]:
-        return [self.token, self.key_data, self.env_token, self.bearer]
-
-
-@dataclass
-class LabRun:
-    dir: Path
-    returncode: int
-    stdout: str
-
-    @property
-    def id(self) -> str:
-        return self.dir.name
-
-    def json(self, name: str) -> dict:
-        return json.loads((self.dir / name).read_text())
-
-
-def fake_secrets(base: Path) -> tuple[Secrets, Path]:
-    path = base / "secrets.json"
-    if not path.exists():
-        values = Secrets(f"kubeTok{secrets.token_hex(12)}", secrets.token_urlsafe(48),
-                         f"envTok{secrets.token_hex(12)}",
-                         "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ." + secrets.token_hex(16))
-        path.write_text(json.dumps(values.__dict__))
-        (base / "kubeconfig").write_text(
-            "apiVersion: v1\nkind: Config\ncurrent-context: lab\nclusters:\n- name: lab\n  cluster: {server: "
-            "'https://127.0.0.1:6443'}\ncontexts:\n- name: lab\n  context: {cluster: lab, user: admin}\nusers:\n"
-            f"- name: admin\n  user:\n    token: {values.token}\n    client-key-data: {values.key_data}\n")
-    return Secrets(**json.loads(path.read_text())), base / "kubeconfig"
-
-
-def lab_run(factory: pytest.TempPathFactory, name: str) -> LabRun:
-    """One of the shared runs: "clean" (capture all, secrets planted), "miswired" (baseline: clean), "silent".
-    Run ids are fresh each session: another session on this machine may be running the same tests."""
-    base = factory.getbasetemp() / "netattest-report-runs"
-    base.mkdir(exist_ok=True)
-    reports = base / "reports"
-    done = base / f"{name}.cli.json"
-    if done.exists():
-        cached = json.loads(done.read_text())
-        return LabRun(reports / cached["run_id"], cached["returncode"], cached["stdout"])
-    run_id = new_run_id()
-    planted, kubeconfig = fake_secrets(base)
-    text = MACVLAN_ONLY.read_text()
-    extra: list[str] = []
-    if name == "clean":
-        text = re.sub(r"^description: .*$", f'description: "restricted VLAN lab; ops token {planted.token}, '
-                      f'header Authorization: Bearer {planted.bearer}"', text, count=1, flags=re.MULTILINE)
-        extra = ["--capture", "all"]
-    elif name == "miswired":
-        text = with_lab_section(text, MISWIRED_LAB)
-        extra = ["--baseline", lab_run(factory, "clean").id]
-    else:
-        extra = ["--capture", "none", "-m", "isolation"]
-    topology = base / f"{name}.yaml"
-    topology.write_text(text)
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(REPO), "KUBECONFIG": str(kubeconfig),
-           "NETATTEST_FAKE_API_TOKEN": planted.env_token, "HOME": str(base)}
-    proc = subprocess.run([sys.executable, "-m", "netattest.cli", "run", "--topology", str(topology),
-                           "--reports-dir", str(reports), "--kernel", "host", "--run-id", run_id, *extra],
-                          cwd=REPO, capture_output=True, text=True, timeout=300, env=env, check=False)
-    assert (reports / run_id / "summary.json").exists(), proc.stdout + proc.stderr
-    done.write_text(json.dumps({"run_id": run_id, "returncode": proc.returncode, "stdout": proc.stdout + proc.stderr}))
-    return LabRun(reports / run_id, proc.returncode, proc.stdout + proc.stderr)
-
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> LabRun:
@@ -124,11 +38,6 @@ def miswired(tmp_path_factory: pytest.TempPathFactory) -> LabRun:
     return lab_run(tmp_path_factory, "miswired")
 
 
-def _validate(name: str, document: object) -> None:
-    from tests.test_report_records import validate
-    validate(name, document)
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -137,7 +46,7 @@ def _sha256(path: Path) -> str:
 def test_clean_run_summary_is_complete_and_true(clean: LabRun) -> None:
     assert clean.returncode == 0, clean.stdout
     summary = clean.json("summary.json")
-    _validate("run-summary", summary)
+    validate("run-summary", summary)
     assert summary["run_id"] == clean.id and summary["exit_status"] == 0 and summary["target"] == "lab"
     assert summary["capture"] == "all" and summary["problems"] == []
     topology_file = Path(summary["topology"]["file"])
@@ -146,7 +55,11 @@ def test_clean_run_summary_is_complete_and_true(clean: LabRun) -> None:
     counts = summary["counts"]
     assert counts == {s: sum(1 for t in summary["tests"] if t["status"] == s)
                       for s in ("passed", "failed", "broken", "skipped")}
-    assert counts["passed"] > 80 and counts["failed"] == counts["broken"] == 0
+    assert counts["failed"] == counts["broken"] == 0
+    every_check = planned_ids(summary["topology"]["file"])
+    assert every_check == (checks_with_status(summary, "passed", "test_l2_reachability")
+                           | checks_with_status(summary, "passed", "test_isolation"))
+    assert counts["passed"] > len(every_check)  # the other suites passed too
     macvlan = summary["environment"]["cni_plugins"]["macvlan"]
     assert macvlan["sha256"] == _sha256(Path(macvlan["path"])) and "macvlan" in macvlan["version"]
     assert "containernetworking-plugins" in macvlan["package"]
@@ -159,7 +72,7 @@ def test_clean_run_summary_is_complete_and_true(clean: LabRun) -> None:
 def test_mis_wired_run_summary_splits_failed_from_broken(miswired: LabRun, clean: LabRun) -> None:
     assert miswired.returncode == 1, miswired.stdout
     summary = miswired.json("summary.json")
-    _validate("run-summary", summary)
+    validate("run-summary", summary)
     reasons = {p["test"].split("::")[1]: p for p in summary["problems"]}
     leak = reasons["test_isolation[restricted->openshift:pod-a@node1->node1/ens192]"]
     assert leak["status"] == "failed" and "isolation broken" in leak["reason"] and "router rogue" in leak["reason"]
@@ -173,9 +86,9 @@ def test_mis_wired_run_summary_splits_failed_from_broken(miswired: LabRun, clean
 # --- checks.json, probes.jsonl, pcaps -------------------------------------------------------------------------------
 def test_checks_and_probes_agree_with_the_tests_and_the_wire(clean: LabRun) -> None:
     summary, doc = clean.json("summary.json"), clean.json("checks.json")
-    _validate("checks", doc)
+    validate("checks", doc)
     inventory = clean.json("inventory.json")
-    _validate("inventory", inventory)
+    validate("inventory", inventory)
     tests = {t["nodeid"]: t for t in summary["tests"]}
     from netattest.matrix import plan
     from netattest.topology import load_topology
@@ -204,7 +117,7 @@ def test_checks_and_probes_agree_with_the_tests_and_the_wire(clean: LabRun) -> N
     assert len(probes) == doc["window"]["probes"] + doc["sweep_window"]["probes"]
     by_check = {c["id"]: c for c in doc["checks"]}
     for probe in probes:
-        _validate("probe", probe)
+        validate("probe", probe)
         if not probe["check"]:  # the discovery sweep, canaries and the sweep's silent addresses asked again
             assert probe["id"].startswith("sweep:") or ":canary:" in probe["id"] or ":late-sweep:" in probe["id"]
             continue
@@ -265,7 +178,7 @@ def test_junit_counts_properties_and_broken_as_error(clean: LabRun, miswired: La
 # --- integrity and secrets ---------------------------------------------------------------------------------------------
 def test_manifest_covers_every_file_and_catches_tampering(clean: LabRun, tmp_path: Path) -> None:
     manifest = clean.json("manifest.json")
-    _validate("manifest", manifest)
+    validate("manifest", manifest)
     listed = {f["path"] for f in manifest["files"]}
     present = {p.relative_to(clean.dir).as_posix() for p in clean.dir.rglob("*") if p.is_file()}
     assert present - listed == {"manifest.json", "SHA256SUMS"}
@@ -315,8 +228,10 @@ def _labels(result: dict, name: str) -> list[str]:
 
 def test_allure_results_carry_labels_parameters_steps_and_attachments(clean: LabRun) -> None:
     results = [r for r in _allure(clean) if r["fullName"].startswith(MY_SUITES) and r["status"] != "skipped"]
-    assert len(results) > 80
     summary = clean.json("summary.json")
+    matrix = {f"test_l2_reachability[{c.id}]" if c.verdict == "reachable" else f"test_isolation[{c.id}]"
+              for c in planned(summary["topology"]["file"])}
+    assert matrix <= {r["name"] for r in results}, "every planned check has its Allure result"
     assert len(_allure(clean)) == sum(summary["counts"].values())
     for result in results:
         assert _labels(result, "epic") and _labels(result, "feature") and _labels(result, "story"), result["name"]
@@ -386,7 +301,6 @@ def test_allure_statuses_follow_failed_versus_broken(miswired: LabRun) -> None:
 
 # --- the HTML report of a real run ---------------------------------------------------------------------------------------
 def test_html_report_of_a_real_run_matches_its_records(miswired: LabRun, clean: LabRun) -> None:
-    from tests.test_report_html import parse
     dom = parse((miswired.dir / "report.html").read_text())
     doc, summary = miswired.json("checks.json"), miswired.json("summary.json")
     assert dom.ids["verdict"].text == "EXPECTATIONS FAILED"

@@ -15,7 +15,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,15 +30,18 @@ from netattest.sandbox.kernel import (
     detect_kernel_features,
     features_needed,
 )
-from netattest.sandbox.uml import IN_SANDBOX_ENV, find_uml, run_in_sandbox
+from netattest.sandbox.uml import IN_SANDBOX_ENV, run_in_sandbox
 
 REPO = Path(__file__).resolve().parents[1]
-IS_ROOT = os.geteuid() == 0
-needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root (network namespaces)")
+needs_root = pytest.mark.needs("root")
 IN_SANDBOX = os.environ.get(IN_SANDBOX_ENV) == "1"
-needs_uml = pytest.mark.skipif(find_uml() is None, reason="linux.uml (Debian user-mode-linux) is not installed")
-can_boot = pytest.mark.skipif(find_uml() is None or IN_SANDBOX,
-                              reason="linux.uml (Debian user-mode-linux) is not installed, or we are inside it")
+needs_uml = pytest.mark.needs("uml")
+
+
+def can_boot(test: Callable[..., Any]) -> Callable[..., Any]:
+    """Boots the sandbox: needs linux.uml, and not to be inside the sandbox already (it cannot boot another)."""
+    inside = pytest.mark.skipif(IN_SANDBOX, reason="running inside the kernel sandbox, which cannot boot another")
+    return needs_uml(inside(test))
 
 
 @pytest.fixture(autouse=True)
@@ -75,14 +80,9 @@ def _probe_namespaces() -> set[str]:
 
 @needs_root
 def test_detection_agrees_with_ip_link_in_a_fresh_namespace():
-    import pyroute2  # noqa: F401 - a one-time cost the lab pays anyway; time the detection itself
-
+    """What detection finds is what ip(8) can create (its cost: benchmarks/bench_kernel_detection.py)."""
     links_before = _root_links()
-    start = time.monotonic()
     found = detect_kernel_features()
-    elapsed = time.monotonic() - start
-    bound = 2.0 if IN_SANDBOX else 0.5  # Python runs several times slower inside the sandbox
-    assert elapsed < bound, f"detection took {elapsed:.2f} s"
     assert found.present | found.missing == frozenset(FEATURES)
     assert not found.present & found.missing
     assert {"netns", "veth", "bridge"} <= found.present
@@ -231,6 +231,7 @@ def test_choose_detects_when_not_given_features():
 # --------------------------------------------------------------------------------- sandbox argument checking
 
 
+@needs_uml  # run_in_sandbox looks for the kernel before it checks its arguments
 def test_sandbox_rejects_bad_directories(tmp_path):
     with pytest.raises(KernelError, match="absolute"):
         run_in_sandbox(["true"], cwd=Path("relative"), writable=[])
@@ -401,7 +402,9 @@ def test_sandbox_guest_dying_early_is_a_kernel_error(tmp_path, scratch_base):
 
 CHILD = """
 import sys, tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 tempfile.tempdir = sys.argv[1]
 from netattest.sandbox.uml import run_in_sandbox
 run_in_sandbox(["sh", "-c", "echo booted; sleep 600"], cwd=Path(sys.argv[1]), writable=[], mem_mb=256,

@@ -13,17 +13,15 @@ from pathlib import Path
 import pytest
 
 from netattest.sandbox.kernel import detect_kernel_features
-from netattest.sandbox.uml import find_uml, run_in_sandbox
+from netattest.sandbox.uml import run_in_sandbox
 from tests.conftest import REPO
 
-pytestmark = [pytest.mark.lab, pytest.mark.sandbox]
+pytestmark = [pytest.mark.lab, pytest.mark.sandbox, pytest.mark.needs("uml")]
 
 
 @pytest.mark.skipif(detect_kernel_features().has("ipvlan"), reason="host kernel has ipvlan: "
                     "tests/test_lab_ipvlan.py runs natively")
 def test_ipvlan_lab_tests_pass_inside_the_kernel_sandbox(tmp_path: Path) -> None:
-    if find_uml() is None:
-        pytest.fail("the kernel sandbox is missing: apt-get install user-mode-linux")
     out = io.StringIO()
     status = run_in_sandbox([sys.executable, "-m", "pytest", "tests/test_lab_ipvlan.py", "-q", "-rs",
                              "-p", "no:cacheprovider", "--junitxml", str(tmp_path / "junit.xml")],

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 
 import pytest
 
 from netattest.probe import Endpoint
 
-ROOT = os.geteuid() == 0
-needs_netns = pytest.mark.skipif(
-    not ROOT or shutil.which("ip") is None, reason="needs root, iproute2 and network namespaces"
-)
+#: the probe engine's own namespaces (not the embedded lab): the same requirements as ``@pytest.mark.lab``
+needs_netns = pytest.mark.needs("root", "iproute2")
 NET = "10.254.0"
 
 
