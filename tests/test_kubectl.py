@@ -85,7 +85,8 @@ def test_kubectl_applies_lists_and_execs_what_render_prints(server: FakeApiServe
     nad = server.get("k8s.cni.cncf.io", "network-attachment-definitions", NS, "net1")
     assert nad is not None and '"type": "macvlan"' in nad["spec"]["config"]
     assert "kubectl.kubernetes.io/last-applied-configuration" in nad["metadata"]["annotations"]
-    assert [r.query.get("fieldManager") for r in server.sent("create", "pods")][0] == ["kubectl-client-side-apply"]
+    assert {tuple(r.query.get("fieldManager", [])) for r in server.requests if r.verb == "create"} == \
+        {("kubectl-client-side-apply",)}
 
     listed = kubectl(kubeconfig, "get", "network-attachment-definitions", "-n", NS, "-o", "name")
     assert listed.returncode == 0, listed.stderr
