@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from netattest.k8s.api import create_support_object
 from netattest.errors import ClusterError, ClusterPermissionError
 from netattest.k8s import names
+from netattest.k8s.api import create_support_object
 from netattest.k8s.plan import NODE_CHECK_SERVICE_ACCOUNT, ClusterOptions, ClusterPlan
 from netattest.k8s.pods import PodState, one_line, wait_for_pods
 from netattest.signals import deferred_interrupts
@@ -83,15 +83,12 @@ class NodeDebugPods:
             self._prepared = True
 
     def _connect_and_create(self) -> None:
-        from netattest.k8s.api import Cluster, Conflict
-        from netattest.k8s.config import connect
+        from netattest.k8s.api import Conflict
+        from netattest.k8s.reach import reach
 
         options = self.options
-        self.connection = connect(options.kubeconfig, options.context, request_timeout=options.request_timeout)
-        self.cluster = Cluster(self.connection, request_timeout=options.request_timeout)
-        groups = self.cluster.api_groups()
-        openshift = (options.openshift if options.openshift is not None
-                     else "security.openshift.io" in groups or "config.openshift.io" in groups)
+        reached = reach(options)
+        self.connection, self.cluster, openshift = reached.connection, reached.cluster, reached.openshift
         self.plan = ClusterPlan(self.topology, self.run_id, options, openshift=openshift,
                                 created_by=_created_by())
         try:

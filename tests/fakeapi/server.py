@@ -252,8 +252,8 @@ class FakeApiServer:
         user = pki.user_of(ssl_object.getpeercert()) if ssl_object is not None else None
         if user:
             return user, "cert"
-        auth = request.headers.get("Authorization", "")
-        user = self.tokens.get(auth.removeprefix("Bearer ").strip()) if auth.startswith("Bearer ") else None
+        scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+        user = self.tokens.get(token.strip()) if scheme.lower() == "bearer" else None  # the scheme's case is free
         return (user, "token") if user else None
 
     def _parse(self, request: web.Request) -> Request:
