@@ -151,6 +151,16 @@ def test_in_cluster_config_reaches_the_api_and_execs_over_wss(server: FakeApiSer
     assert server.execs[0]["secure"] and server.execs[0]["user"] == "system:serviceaccount:netattest:runner"
 
 
+def test_in_cluster_with_a_stale_token_is_one_paragraph_about_the_service_account(server: FakeApiServer,
+                                                                                 in_cluster: Path) -> None:
+    in_cluster.write_text("an-expired-projected-token")
+    with pytest.raises(ClusterAccessError) as caught:
+        Cluster(connect()).version()
+    text = one_line(caught.value)
+    assert "(in-cluster config) rejected the credentials (401 Unauthorized)" in text
+    assert "Fix: give the pod's service account a valid token" in text and "--context" not in text
+
+
 def test_in_cluster_without_its_token_is_one_paragraph(server: FakeApiServer, in_cluster: Path) -> None:
     in_cluster.unlink()
     with pytest.raises(ClusterAccessError) as caught:
