@@ -5,12 +5,12 @@ against the harness's fake API server, prove that ``netattest gc`` leaves zero o
     sudo python3 scripts/crash_tally.py --target kubernetes --points 3 --fresh end --skip-preflight
                                                      # the reduced profile of tests/test_cluster_hardening.py
 
-The cluster is ``tests/fake_apiserver.py`` as OpenShift (SCCs, RoleBindings, the network operator) over a real lab of
-the topology (``tests/cluster_lab.py``: each probe agent runs in its lab pod's network namespace, so probing is
-real). Runs keep the node pre-flight (its debug pods; ``--skip-preflight`` drops it) and use ``--provision
-operator`` by default, so a run makes every kind of object the target knows: namespaces, service accounts, role
-bindings, network-operator entries (and the NADs the operator derives), probe, node-inventory and debug pods,
-agents over exec.
+The cluster is the fake API server of ``tests/fakeapi/`` as OpenShift (SCCs, RoleBindings, the network operator),
+over TLS (the run's user holds a client certificate, gc's a bearer token), over a real lab of the topology
+(``tests/cluster_lab.py``: each probe agent runs in its lab pod's network namespace, so probing is real). Runs keep
+the node pre-flight (its debug pods; ``--skip-preflight`` drops it) and use ``--provision operator`` by default, so
+a run makes every kind of object the target knows: namespaces, service accounts, role bindings, network-operator
+entries (and the NADs the operator derives), probe, node-inventory and debug pods, agents over exec.
 
 Kill points, drawn with ``random.Random(seed)`` by the lab tally's planner:
 
@@ -50,7 +50,7 @@ from netattest.k8s import names
 from netattest.lab.cni import find_plugin_dir
 from scripts.crash_tally import REPO, Point, Session, Tally
 from tests.cluster_lab import cluster_over_lab, lab_up
-from tests.fake_apiserver import FakeApiServer, Request
+from tests.fakeapi import FakeApiServer, Request
 
 HOLD = 0.4  # seconds a hooked request (``<``) or its reply (``>``) is held while the signal lands
 AGENT_GRACE = 10.0  # seconds an agent of a dead run may take to end (it finishes its probe window first)
@@ -141,8 +141,8 @@ class ClusterTally(Tally):
             self._stack.close()
             raise
         super().__init__(args)  # the root namespace's baseline is taken with the lab up
-        self.run_kubeconfig = self.server.kubeconfig(self.work / "kubeconfig-run", token=self.server.add_user(RUN_USER))
-        self.gc_kubeconfig = self.server.kubeconfig(self.work / "kubeconfig-gc", token=self.server.add_user(GC_USER))
+        self.run_kubeconfig = self.server.kubeconfig(self.work / "kubeconfig-run", user=RUN_USER, auth="cert")
+        self.gc_kubeconfig = self.server.kubeconfig(self.work / "kubeconfig-gc", user=GC_USER)
         self.operator_baseline = copy.deepcopy(self._operator_entries())
         self.cni_bin_dir = find_plugin_dir("macvlan")
         self.hook: RequestKill | None = None
@@ -239,7 +239,7 @@ class ClusterTally(Tally):
 
     def cluster_leftovers(self, run_id: str) -> list[str]:
         """Objects of the run on the server, and operator entries added since the start (its agents: settle)."""
-        with self.server._lock:
+        with self.server.lock:
             objects = list(self.server.objects.items())
         found = []
         for (_, plural, namespace, name), obj in objects:
@@ -253,7 +253,7 @@ class ClusterTally(Tally):
         return found
 
     def _operator_entries(self) -> list[dict[str, Any]] | None:
-        with self.server._lock:
+        with self.server.lock:
             network = self.server.get(*OPERATOR)
             spec = (network or {}).get("spec") or {}
             return copy.deepcopy(spec.get("additionalNetworks"))
@@ -270,7 +270,7 @@ class ClusterTally(Tally):
     def clean_up(self, run_id: str) -> None:
         """What gc missed must not spoil the next points: remove it from the server directly."""
         super().clean_up(run_id)
-        with self.server._lock:
+        with self.server.lock:
             for key, obj in list(self.server.objects.items()):
                 labels = (obj.get("metadata") or {}).get("labels") or {}
                 if labels.get(names.LABEL_RUN_ID) == run_id or run_id in (key[2] or "") or run_id in key[3]:

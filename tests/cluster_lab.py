@@ -19,7 +19,7 @@ from netattest.inventory import Inventory, PodView
 from netattest.k8s import names
 from netattest.lab.lab import Lab
 from netattest.topology import load_topology
-from tests.fake_apiserver import FakeApiServer, PodOutcome
+from tests.fakeapi import FakeApiServer, PodOutcome
 
 #: the one kind of problem a cluster run of a topology with external hosts always has (they cannot send there)
 CLUSTER_CANNOT_SEND = "sends probes from its probe pods and node pods only"

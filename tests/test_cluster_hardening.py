@@ -34,8 +34,8 @@ from scripts.crash_tally import Session
 from scripts.crash_tally_cluster import RUN_USER, RequestKill, mutating
 from tests.cluster_lab import cluster_over_lab, cluster_run_passed, unexpected_problems
 from tests.conftest import MACVLAN_ONLY, REPO
+from tests.fakeapi import FakeApiServer, Request, leftovers
 from tests.harness_runs import gc_looping, reduced_tally, wait_all
-from tests.fake_apiserver import FakeApiServer, Request, leftovers
 
 pytestmark = pytest.mark.lab
 
@@ -56,7 +56,7 @@ def run_argv(run_id: str, kubeconfig: Path, reports: Path, *extra: str) -> list[
 
 
 def operator_entries(server: FakeApiServer) -> list[dict[str, Any]]:
-    with server._lock:
+    with server.lock:
         return json.loads(json.dumps(server.get(*OPERATOR)["spec"].get("additionalNetworks") or []))
 
 
@@ -109,7 +109,7 @@ def test_interrupt_while_a_create_is_in_flight_leaves_nothing(tmp_path: Path, si
     nodes = {n.name: dict(n.labels) for n in load_topology(MACVLAN_ONLY).nodes}
     with FakeApiServer(openshift=True, nodes=nodes) as server:
         before = operator_entries(server)
-        kubeconfig = server.kubeconfig(tmp_path / "kc", token=server.add_user(RUN_USER))
+        kubeconfig = server.kubeconfig(tmp_path / "kc", user=RUN_USER, auth="cert")
         hook = RequestKill(f"1{form}", sig, wanted)
         hook.arm(server)
         hook.session = Session(run_argv(new_run_id(), kubeconfig, tmp_path / "reports", "--skip-preflight",
@@ -135,8 +135,8 @@ def test_sigkill_while_the_debug_pods_run_leaves_nothing_after_gc_by_run_id(tmp_
     nodes = {n.name: dict(n.labels) for n in load_topology(MACVLAN_ONLY).nodes}
     run_id = new_run_id()
     with FakeApiServer(openshift=True, nodes=nodes) as server:
-        kubeconfig = server.kubeconfig(tmp_path / "kc", token=server.add_user(RUN_USER))
-        gc_config = server.kubeconfig(tmp_path / "kc-gc", token=server.add_user("gc"))
+        kubeconfig = server.kubeconfig(tmp_path / "kc", user=RUN_USER)
+        gc_config = server.kubeconfig(tmp_path / "kc-gc", user="gc")
         hook = RequestKill("3>", "KILL", _creates_pod)  # the third node's debug pod was created
         hook.arm(server)
         hook.session = Session(run_argv(run_id, kubeconfig, tmp_path / "reports"), ENV)
@@ -243,9 +243,11 @@ def test_concurrent_cluster_runs_all_pass_and_never_touch_each_other(macvlan_lab
         baseline = operator_entries(server)
         log = OperatorLog(server)
         users = {run_id: f"run-{run_id}" for run_id in run_ids}
-        configs = {run_id: server.kubeconfig(tmp_path / f"kc-{run_id}", token=server.add_user(users[run_id]))
+        # half the runs prove who they are by client certificate, the others by bearer token
+        auths = {run_id: ("cert", "token")[i % 2] for i, run_id in enumerate(run_ids)}
+        configs = {run_id: server.kubeconfig(tmp_path / f"kc-{run_id}", user=users[run_id], auth=auths[run_id])
                    for run_id in run_ids}
-        gc_config = server.kubeconfig(tmp_path / "kc-gc", token=server.add_user("gc"))
+        gc_config = server.kubeconfig(tmp_path / "kc-gc", user="gc")
         procs = {run_id: subprocess.Popen(run_argv(run_id, configs[run_id], reports, "--provision",
                                                    provision[run_id], "--cni-bin-dir", find_plugin_dir("macvlan")),
                                           cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -266,6 +268,7 @@ def test_concurrent_cluster_runs_all_pass_and_never_touch_each_other(macvlan_lab
             beyond = [(r.verb, r.path, why) for r in mine if (why := foreign_access(r, run_id))]
             assert beyond == [], f"run {run_id} reached beyond its own objects: {beyond[:5]}"
             assert sum(mutating(r) for r in mine) >= 15 and any(r.verb == "exec" for r in mine)
+            assert {(r.auth, r.secure) for r in mine} == {(auths[run_id], True)}
             spans.append((mine[0].at, mine[-1].at))
         assert max(s for s, _ in spans) < min(e for _, e in spans), "the runs did not overlap: proves nothing"
         # the operator's entries: each patch of a run added or removed only entries of that run's namespaces

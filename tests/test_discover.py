@@ -17,7 +17,9 @@ from netattest.manifests import nad_manifest
 from netattest.topology import load_topology, load_topology_text
 from tests.cluster_lab import cluster_over_lab, lab_up
 from tests.conftest import REPO
-from tests.fake_apiserver import NAD_GROUP, FakeApiServer, leftovers
+from tests.fakeapi import FakeApiServer, leftovers
+from tests.fakeapi.controllers import reconcile_operator
+from tests.fakeapi.model import NAD_GROUP
 
 MACVLAN = REPO / "topologies" / "multus-macvlan.yaml"
 NADS = "network-attachment-definitions"
@@ -49,7 +51,7 @@ def test_a_draft_from_the_cluster_runs_green_against_it(tmp_path: Path) -> None:
                                                       "cniVersion": "0.4.0", "type": "macvlan", "master": "ens224",
                                                       "ipam": {"type": "whereabouts",
                                                                "range": "10.12.0.160-10.12.0.170/24"}})}]
-        server._reconcile_operator()  # what the operator does when the Network changes
+        reconcile_operator(server)  # what the operator does when the Network changes
         assert (NAD_GROUP, NADS, "team-a", "theirs") in server.objects
         server.add_object(NAD_GROUP, NADS, "team-a", {
             "apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",

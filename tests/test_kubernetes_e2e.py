@@ -19,7 +19,7 @@ from netattest.lab.lab import Lab
 from netattest.topology import load_topology
 from tests.cluster_lab import cluster_over_lab, unexpected_problems
 from tests.conftest import MACVLAN_ONLY, REPO
-from tests.fake_apiserver import FakeApiServer, leftovers
+from tests.fakeapi import FakeApiServer, leftovers
 
 pytestmark = pytest.mark.lab
 
@@ -28,14 +28,14 @@ def test_acceptance_suites_pass_through_the_kubernetes_target(macvlan_lab: tuple
                                                             tmp_path: Path) -> None:
     built, inventory = macvlan_lab
     with cluster_over_lab(built, inventory) as server:
-        kubeconfig = server.kubeconfig(tmp_path / "kubeconfig")
+        kubeconfig = server.kubeconfig(tmp_path / "kubeconfig", user="e2e", auth="cert")
         argv = [sys.executable, "-m", "pytest", str(REPO / "suites"), "--rootdir", str(REPO), "-p",
                 "no:cacheprovider", "--topology", str(MACVLAN_ONLY), "--target", "kubernetes", "--kubeconfig",
                 str(kubeconfig), "--run-id", "e2e0c0de", "--reports-dir", str(tmp_path / "reports"),
                 "--skip-preflight", "--pod-timeout", "30", "--probe-timeout", "0.5", "-q", "--tb=short",
                 "-p", "no:randomly"]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        proc = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=REPO, env=env, timeout=300, check=False)
         summary = json.loads((tmp_path / "reports" / "e2e0c0de" / "summary.json").read_text())
         assert summary["target"] == "kubernetes"
         problems = "\n".join(f"{p['status']} {p['test']}: {p['reason']}" for p in summary["problems"])
@@ -59,6 +59,9 @@ def test_acceptance_suites_pass_through_the_kubernetes_target(macvlan_lab: tuple
         # one exec per pod for the whole session, every agent ended cleanly, nothing left on the "cluster"
         pods = len(built.topology.pods) + len(built.topology.nodes)
         assert len(server.execs) == pods and all(e["exit"] == 0 for e in server.execs)
+        # all of it over TLS (exec over wss://) as the client-certificate user
+        assert {(r.user, r.auth, r.secure) for r in server.requests} == {("e2e", "cert", True)}
+        assert {(e["user"], e["auth"], e["secure"]) for e in server.execs} == {("e2e", "cert", True)}
         assert leftovers(server) == []
 
 

@@ -1,4 +1,5 @@
-"""The one ``kubernetes.stream`` adapter against the fake API server's exec websocket (v5 and v4 channels)."""
+"""The one ``kubernetes.stream`` adapter against the fake API server's exec websocket (v5 and v4 channels), over
+``wss://`` with the session CA, as a client-certificate user and as a bearer-token user."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from netattest.k8s.config import Connection, connect
 from netattest.k8s.stream_exec import open_exec
 from netattest.probe.agent import agent_command, bootstrap_payload
 from netattest.probe.engine import Endpoint, Probe
-from tests.fake_apiserver import V4, V5, FakeApiServer
+from tests.fakeapi import V4, V5, FakeApiServer
 
 
-@pytest.fixture(params=[V5, V4])
+@pytest.fixture(params=[(V5, "cert"), (V4, "token")], ids=["v5-cert", "v4-token"])
 def pod(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[FakeApiServer, Connection]]:
-    with FakeApiServer(nodes={"node1": {}}, exec_protocols=(request.param,)) as srv:
-        connection = connect(str(srv.kubeconfig(tmp_path / "kc")))
+    protocol, auth = request.param
+    with FakeApiServer(nodes={"node1": {}}, exec_protocols=(protocol,)) as srv:
+        connection = connect(str(srv.kubeconfig(tmp_path / "kc", user="exec-user", auth=auth)))
+        assert connection.server.startswith("https://")
         cluster = Cluster(connection)
         cluster.create_namespace({"metadata": {"name": "ns"}})
         cluster.create_pod("ns", {"metadata": {"name": "p"},
@@ -53,6 +56,9 @@ def test_agent_over_exec_speaks_the_line_protocol(pod: tuple[FakeApiServer, Conn
         assert results[0].probe is probe and stats.frames_sent == 1
     per_request = (time.monotonic() - started) / 20
     assert len(srv.execs) == 1
+    # the websocket was wss:// and authenticated like every other request of this user
+    assert (srv.execs[0]["secure"], srv.execs[0]["user"]) == (True, "exec-user")
+    assert srv.execs[0]["auth"] == srv.requests[0].auth
     assert srv.execs[0]["stdin_bytes"] > 40_000  # the engine's and the agent's source went in on stdin
     agent.close()
     deadline = time.monotonic() + 5
@@ -119,11 +125,11 @@ def test_a_failing_agent_breaks_only_its_own_probes() -> None:
     from tests.conftest import SEED
 
     class Hung:
-        def probe(self, probes, *, engine, timeout):  # noqa: ANN001, ANN202
+        def probe(self, probes, *, engine, timeout):
             raise ProbeAgentError("probe agent in pod ns/a did not answer within 31 s while answering probe")
 
     class Fine:
-        def probe(self, probes, *, engine, timeout):  # noqa: ANN001, ANN202
+        def probe(self, probes, *, engine, timeout):
             from netattest.probe.engine import ProbeResult, WindowStats
             return [ProbeResult(p, 1.0, 1, [], "", "") for p in probes], WindowStats(len(probes), 1, 0, 0, 0.1)
 

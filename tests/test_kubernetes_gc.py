@@ -15,7 +15,7 @@ from netattest.k8s.api import Cluster
 from netattest.k8s.config import connect
 from netattest.k8s.gc import collect
 from tests.conftest import REPO
-from tests.fake_apiserver import FakeApiServer
+from tests.fakeapi import FakeApiServer
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -41,7 +41,7 @@ def server(tmp_path: Path) -> Iterator[FakeApiServer]:
         ns(srv, "netattest-dddddddd-multus-test", None, None, managed=False)  # same prefix, not ours
         ns(srv, "netattest-eeeeeeee-fake", "eeeeeeee", NOW - timedelta(days=1), managed=False)  # a run-id label
         ns(srv, "team-a", None, None, managed=False)
-        with srv._lock:
+        with srv.lock:
             network = srv.get("operator.openshift.io", "networks", None, "cluster")
             network["spec"]["additionalNetworks"].append({"name": "net1", "namespace": "netattest-aaaaaaaa-multus-test",
                                                           "type": "Raw", "rawCNIConfig": "{}"})
@@ -86,7 +86,7 @@ def test_gc_command_line(server: FakeApiServer, tmp_path: Path) -> None:
     kubeconfig = server.kubeconfig(tmp_path / "kc")
     out = subprocess.run([sys.executable, "-m", "netattest.cli", "gc", "--target", "kubernetes", "--kubeconfig",
                           str(kubeconfig), "--run-id", "bbbbbbbb"], capture_output=True, text=True, cwd=REPO,
-                         timeout=60)
+                         timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     assert "removed      netattest-bbbbbbbb-multus-test" in out.stdout
     assert "removed 1 namespace(s) of 1 run(s)" in out.stdout

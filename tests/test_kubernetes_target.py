@@ -1,4 +1,5 @@
-"""The Kubernetes target with the real ``kubernetes`` client over HTTP against the fake API server.
+"""The Kubernetes target with the real ``kubernetes`` client over HTTPS against the fake API server (session CA,
+client-certificate and bearer-token users).
 
 Probe agents really run (as local processes behind the fake's exec websocket), so the lifecycle below is the real
 one: namespaces, NADs, pods, waiting, one agent per pod over exec, inventory, probing, teardown. Every error path
@@ -23,16 +24,16 @@ from netattest.probe.engine import Endpoint, Probe
 from netattest.targets.kubernetes import KubernetesTarget
 from netattest.topology import load_topology
 from tests.conftest import SEED
-from tests.fake_apiserver import SEED_NODES, FakeApiServer, PodOutcome, leftovers, rbac_rules
+from tests.fakeapi import SEED_NODES, FakeApiServer, PodOutcome, leftovers, rbac_rules
 
 RUN = "5eed0001"
 NS = f"netattest-{RUN}-multus-test"
 
 
 def fast(kubeconfig: Path, **overrides: object) -> ClusterOptions:
-    values: dict[str, object] = dict(kubeconfig=str(kubeconfig), poll_interval=0.02, pod_timeout=5.0,
-                                     stuck_grace=0.3, agent_timeout=60.0, request_timeout=5.0, operator_timeout=3.0,
-                                     node_inventory=False)
+    values: dict[str, object] = {"kubeconfig": str(kubeconfig), "poll_interval": 0.02, "pod_timeout": 5.0,
+                                     "stuck_grace": 0.3, "agent_timeout": 60.0, "request_timeout": 5.0, "operator_timeout": 3.0,
+                                     "node_inventory": False}
     values.update(overrides)
     return ClusterOptions(**values)  # type: ignore[arg-type]
 
@@ -43,9 +44,16 @@ def server() -> Iterator[FakeApiServer]:
         yield srv
 
 
+@pytest.fixture(params=["cert", "token"])
+def auth(request: pytest.FixtureRequest) -> str:
+    """How the harness's user proves who it is: a client certificate of the session CA, or a bearer token."""
+    return str(request.param)
+
+
 @pytest.fixture
 def kubeconfig(server: FakeApiServer, tmp_path: Path) -> Path:
-    return server.kubeconfig(tmp_path / "kubeconfig")
+    """A client-certificate user, as kubeadm's admin.conf has (the lifecycle test runs as a token user too)."""
+    return server.kubeconfig(tmp_path / "kubeconfig", user="alice", auth="cert")
 
 
 def target(kubeconfig: Path, topology_path: Path = SEED, run_id: str = RUN, **overrides: object) \
@@ -65,8 +73,9 @@ def one_line(exc: BaseException) -> str:
 
 # -- the whole lifecycle ---------------------------------------------------------------------------------------------
 
-def test_full_lifecycle_sends_what_the_topology_asks_and_leaves_nothing(server: FakeApiServer,
-                                                                      kubeconfig: Path) -> None:
+def test_full_lifecycle_sends_what_the_topology_asks_and_leaves_nothing(server: FakeApiServer, auth: str,
+                                                                      tmp_path: Path) -> None:
+    kubeconfig = server.kubeconfig(tmp_path / "kc", user="alice", auth=auth)
     server.rbac_rules = rbac_rules()  # exactly the shipped ClusterRole: proves it is enough
     server.default_enforce = "restricted"  # the namespace's own PodSecurity label must be what admits the pods
     topology = load_topology(SEED)
@@ -139,13 +148,17 @@ def test_full_lifecycle_sends_what_the_topology_asks_and_leaves_nothing(server: 
     problems = built.teardown()
     assert problems == []
     assert leftovers(server) == []
+    # every request and every exec websocket went over TLS as alice, authenticated the way the kubeconfig says
+    assert {(r.user, r.auth, r.secure) for r in server.requests} == {("alice", auth, True)}
+    assert {(e["user"], e["auth"], e["secure"]) for e in server.execs} == {("alice", auth, True)}
     print(f"\nlifecycle against the fake API server: deploy {deployed:.2f} s ({built.timings}), "
           f"teardown {built.timings['teardown']:.2f} s")
 
 
 def test_pods_landing_on_unlabelled_nodes_are_reported_in_one_line(server: FakeApiServer,
                                                                    kubeconfig: Path) -> None:
-    with server._lock:  # node2 loses its label: pod-c / mac-c cannot be scheduled
+    server.list("", "nodes")  # node2 loses its label: pod-c / mac-c cannot be scheduled
+    with server.lock:
         server.get("", "nodes", None, "node2")["metadata"]["labels"].pop("node-role.kubernetes.io/multus-node")
     built = target(kubeconfig)
     try:
@@ -163,19 +176,19 @@ def test_pods_landing_on_unlabelled_nodes_are_reported_in_one_line(server: FakeA
 
 
 SANDBOX_ERRORS = {
-    "nad": ("Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "
+    "nad": (("Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "
             "\"abc\": plugin type=\"multus\" name=\"multus-cni-network\" failed (add): Multus: [x/pod-a/1]: error "
             "loading k8s delegates k8s args: TryLoadPodDelegates: error in getting k8s network for pod: "
             "GetNetworkDelegates: failed getting the delegate: getKubernetesDelegate: cannot find a "
             f"network-attachment-definition (net1) in namespace ({NS}): network-attachment-definitions.k8s.cni."
-            "cncf.io \"net1\" not found", f"NAD {NS}/net1 is missing"),
-    "ipam": ("Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "
+            "cncf.io \"net1\" not found"), f"NAD {NS}/net1 is missing"),
+    "ipam": (("Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "
              "\"abc\": plugin type=\"multus\" name=\"multus-cni-network\" failed (add): [x/pod-a/1:net1]: error "
              "adding container to network \"net1\": failed to allocate for range 0: no IP addresses available in "
-             "range set: 192.168.112.10-192.168.112.10", "IPAM error: error adding container to network"),
-    "master": ("Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "
+             "range set: 192.168.112.10-192.168.112.10"), "IPAM error: error adding container to network"),
+    "master": (("Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox "
                "\"abc\": plugin type=\"multus\" failed (add): [x/pod-a/1:net1]: error adding container to network "
-               "\"net1\": failed to lookup master \"ens224\": Link not found",
+               "\"net1\": failed to lookup master \"ens224\": Link not found"),
                "CNI error, the NAD's master interface does not exist on the node"),
 }
 
@@ -218,8 +231,8 @@ def test_pod_that_never_runs_times_out_with_its_last_state(server: FakeApiServer
 
 def test_image_pull_failure_breaks_the_run_in_one_line(server: FakeApiServer, kubeconfig: Path) -> None:
     server.pod_behaviour = lambda pod: PodOutcome(
-        phase="Pending", container_waiting=("ErrImagePull", "rpc error: code = NotFound desc = failed to pull and "
-                                            "unpack image \"docker.io/nicolaka/netshoot:v0.13\": not found"))
+        phase="Pending", container_waiting=("ErrImagePull", ("rpc error: code = NotFound desc = failed to pull and "
+                                            "unpack image \"docker.io/nicolaka/netshoot:v0.13\": not found")))
     built = target(kubeconfig, probe_image="docker.io/nicolaka/netshoot:v0.13")
     with pytest.raises(ClusterError) as caught:
         built.deploy()
@@ -304,7 +317,7 @@ def test_scc_rejection_is_one_line_and_leaves_nothing(openshift: FakeApiServer, 
 
 
 def test_missing_scc_is_found_before_anything_is_created(openshift: FakeApiServer, tmp_path: Path) -> None:
-    with openshift._lock:
+    with openshift.lock:
         del openshift.objects[("security.openshift.io", "securitycontextconstraints", None, "netattest-probe")]
     with pytest.raises(ClusterError) as caught:
         target(openshift.kubeconfig(tmp_path / "kc")).deploy()
@@ -322,8 +335,8 @@ def test_rbac_gaps_are_listed_before_anything_is_created(server: FakeApiServer, 
 
 
 def test_403_from_rbac_while_creating_is_one_line(server: FakeApiServer, kubeconfig: Path) -> None:
-    server.admission.append(lambda req: (403, 'network-attachment-definitions.k8s.cni.cncf.io is forbidden: User '
-                                              '"dev" cannot create resource "network-attachment-definitions"')
+    server.admission.append(lambda req: (403, ('network-attachment-definitions.k8s.cni.cncf.io is forbidden: User '
+                                              '"dev" cannot create resource "network-attachment-definitions"'))
                             if req.verb == "create" and req.resource.plural == "network-attachment-definitions"
                             else None)
     with pytest.raises(ClusterPermissionError) as caught:
@@ -401,12 +414,12 @@ def test_unreachable_api_server_is_one_paragraph(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     srv = FakeApiServer()
-    srv.url = f"http://127.0.0.1:{port}"
+    srv.url = f"https://127.0.0.1:{port}"
     kubeconfig = srv.kubeconfig(tmp_path / "kc", context="lab-a")
     with pytest.raises(ClusterAccessError) as caught:
         target(kubeconfig).deploy()
     text = one_line(caught.value)
-    assert f"cannot reach the API server at http://127.0.0.1:{port} (context 'lab-a' of kubeconfig {kubeconfig})" \
+    assert f"cannot reach the API server at https://127.0.0.1:{port} (context 'lab-a' of kubeconfig {kubeconfig})" \
            in text
     assert "connection refused" in text and "Fix:" in text
 
@@ -545,7 +558,7 @@ def test_operator_provisioning_patches_waits_and_restores(openshift: FakeApiServ
 
 
 def test_operator_spec_without_the_list_is_restored_without_it(openshift: FakeApiServer, tmp_path: Path) -> None:
-    with openshift._lock:
+    with openshift.lock:
         del openshift.get("operator.openshift.io", "networks", None, "cluster")["spec"]["additionalNetworks"]
     before = operator_spec(openshift)
     built = target(openshift.kubeconfig(tmp_path / "kc"), provision="operator")
@@ -581,7 +594,7 @@ def test_operator_changes_by_others_during_the_run_are_kept(openshift: FakeApiSe
     built = target(openshift.kubeconfig(tmp_path / "kc"), provision="operator")
     try:
         built.deploy()
-        with openshift._lock:
+        with openshift.lock:
             network = openshift.get("operator.openshift.io", "networks", None, "cluster")
             network["spec"]["additionalNetworks"].append({"name": "late", "namespace": "team-b", "type": "Raw",
                                                           "rawCNIConfig": "{}"})

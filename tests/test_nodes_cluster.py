@@ -38,7 +38,7 @@ from netattest.k8s.validation import validate_manifest
 from netattest.runid import netns_name
 from netattest.topology import load_topology
 from tests.conftest import MACVLAN_ONLY, REPO
-from tests.fake_apiserver import SEED_NODES, FakeApiServer, PodOutcome, leftovers, rbac_rules
+from tests.fakeapi import SEED_NODES, FakeApiServer, PodOutcome, leftovers, rbac_rules
 
 TOPOLOGY = load_topology(MACVLAN_ONLY)
 RUN = "c0de0006"
@@ -180,13 +180,13 @@ def test_a_node_the_cluster_lacks_or_that_is_not_ready_gets_no_pod(tmp_path: Pat
     nodes = {"node1": SEED_NODES["node1"], "node2": SEED_NODES["node2"]}  # no node3
     with FakeApiServer(nodes=nodes) as srv:
         srv.exec_argv = on_this_machine
-        with srv._lock:
+        with srv.lock:
             srv.get("", "nodes", None, "node2")["status"]["conditions"] = [  # type: ignore[index]
                 {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
                  "message": "Kubelet stopped posting node status."}]
         subjects = read_nodes(debug_pods(fast(srv.kubeconfig(tmp_path / "kc"))))
         assert one_line(str(subjects["node3"].error)).startswith(
-            "node node3 is not a node of http://127.0.0.1:")
+            "node node3 is not a node of https://127.0.0.1:")
         assert "(its nodes: node1, node2): no debug pod can run there" in str(subjects["node3"].error)
         assert str(subjects["node2"].error) == ("node node2 is not Ready (NodeStatusUnknown: Kubelet stopped posting "
                                                 "node status.): its kubelet cannot start the debug pod. Fix: bring "
@@ -444,7 +444,7 @@ def test_the_nodes_suite_gives_the_same_verdicts_through_debug_pods_as_on_the_la
                 str(tmp_path / "lab"), "--lab", lab.run_id, "--cni-bin-dir", CNI_BIN_DIRS[0]]
     _, lab_out, lab_summary, _ = run_suite(lab_argv, tmp_path / "lab")
     with cluster_over_lab_nodes(lab) as server:
-        kubeconfig = server.kubeconfig(tmp_path / "kc")
+        kubeconfig = server.kubeconfig(tmp_path / "kc", user="node-checker", auth="cert")
         # node3 by "SSH" (--node-host, a netns:// spec standing in): the override still wins over a debug pod
         argv = suite(kubeconfig, tmp_path / "k8s", "--cni-bin-dir", CNI_BIN_DIRS[0], "--node-host",
                      f"node3=netns://{netns_name(lab.run_id, 'node', 'node3')}")
@@ -459,6 +459,9 @@ def test_the_nodes_suite_gives_the_same_verdicts_through_debug_pods_as_on_the_la
         assert code == 1 and nodes["preflight"]["status"] == "unfit"
         assert created_on(server) == ["node1", "node2"] and leftovers(server) == []
         assert nodes["nodes"]["node3"]["access"].startswith("netns://")
+        # the debug pods' commands went over wss:// as the client-certificate user
+        assert server.execs and {(e["user"], e["auth"], e["secure"]) for e in server.execs} == \
+            {("node-checker", "cert", True)}
         print(f"\nnodes suite over lab nodes through debug pods: {took:.1f} s")
 
 

@@ -137,14 +137,17 @@ def test_skip_preflight_runs_anyway(tmp_path: Path) -> None:
     assert nodes["preflight"] == {"status": "skipped", "stopped_run": False}
 
 
-def test_cluster_nodes_without_a_reachable_cluster_are_broken_not_failed(tmp_path: Path) -> None:
+def test_cluster_nodes_without_a_reachable_cluster_stop_the_run_before_any_check(tmp_path: Path) -> None:
+    """No cluster: not one broken node check per node and NIC with the same reason, but one stop before any check
+    (the cases of tests/test_kubernetes_unusable.py, here for the nodes suite alone)."""
     code, out, summary, nodes = run(suite(tmp_path, "--target", "kubernetes", "--kubeconfig",
                                           str(tmp_path / "no-such-kubeconfig")), tmp_path)
     assert code == 2, out
-    broken = reasons(summary, "broken")
-    assert summary["counts"]["failed"] == 0 and len(broken) >= 20
-    assert all("no-such-kubeconfig (from --kubeconfig) does not exist" in r for r in broken.values()), broken
-    assert nodes["preflight"]["status"] == "broken"
+    assert set(summary["counts"].values()) == {0} and summary["problems"] == []
+    assert "no-such-kubeconfig (from --kubeconfig) does not exist" in summary["stopped"]["reason"]
+    assert summary["stopped"]["checks_not_run"] >= 20
+    assert out.count("no-such-kubeconfig (from --kubeconfig) does not exist") == 1, out
+    assert "preflight" not in nodes  # no node was judged: none could be reached
 
 
 def test_nodes_reached_through_configured_host_specs(kept_lab: Lab, tmp_path: Path) -> None:

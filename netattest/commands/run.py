@@ -108,7 +108,11 @@ def print_summary(summary: dict, run_dir: Path) -> None:
     topo = summary.get("topology") or {}
     print()
     print(f"netattest run {summary['run_id']} on {summary['target']} · topology {topo.get('name')} · {verdict}")
-    print("  " + ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "broken", "skipped")))
+    stopped = summary.get("stopped")
+    not_run = f" · {stopped['checks_not_run']} checks not run" if stopped else ""
+    print("  " + ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "broken", "skipped")) + not_run)
+    if stopped:
+        print(f"  STOPPED before any check: {stopped['reason']}")
     for problem in summary["problems"][:50]:
         test = problem["test"].split("::")[-1]
         print(f"  {problem['status'].upper():6} {test}\n         {problem['reason']}")

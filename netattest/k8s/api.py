@@ -120,10 +120,12 @@ class Cluster:
                 f"cannot reach the API server at {self.where} while {what}: {_unreachable(str(exc.reason))}. Fix: "
                 "check that the cluster is up and reachable from here, and that the kubeconfig points at it")
         if status == 401:
+            fix = ("give the pod's service account a valid token (a projected token that has not expired), or pass "
+                   "--kubeconfig" if self.connection.source == "in-cluster config" else
+                   "log in again ('oc login' / refresh the token or client certificate in the kubeconfig), or pick "
+                   "another context with --context")
             return ClusterAccessError(
-                f"the API server at {self.where} rejected the credentials (401 Unauthorized) while {what}. Fix: "
-                "log in again ('oc login' / refresh the token or client certificate in the kubeconfig), or pick "
-                "another context with --context")
+                f"the API server at {self.where} rejected the credentials (401 Unauthorized) while {what}. Fix: {fix}")
         if status == 403:
             return ClusterPermissionError(f"forbidden while {what} on {self.where}: {detail}. {_fix_403(detail)}")
         if status == 404:

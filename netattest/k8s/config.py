@@ -6,7 +6,9 @@ the fix. The user's kubeconfig is never written (token refreshes stay in memory)
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ class Connection:
     server: str
     context: str | None
     source: str  # kubeconfig path(s) or "in-cluster config"
+    insecure: bool = False  # HTTPS without verifying the server's certificate (insecure-skip-tls-verify)
 
     @property
     def where(self) -> str:
@@ -37,10 +40,8 @@ class Connection:
 
     def close(self) -> None:
         for client in (self.api_client, self.exec_client):
-            try:
+            with contextlib.suppress(Exception):  # closing a pool never matters to the user
                 client.close()
-            except Exception:  # pragma: no cover - closing a pool never matters to the user
-                pass
 
 
 def kubeconfig_paths(kubeconfig: str | None) -> tuple[list[Path], str]:
@@ -97,11 +98,16 @@ def connect(kubeconfig: str | None = None, context: str | None = None, *, reques
                 from None
     configuration.retries = retries
     server = configuration.host
+    insecure = server.startswith("https://") and not configuration.verify_ssl
+    if insecure:  # said once by the caller (a run note), not by urllib3 on every request
+        from urllib3.exceptions import InsecureRequestWarning
+
+        warnings.simplefilter("ignore", InsecureRequestWarning)
     api_client = client.ApiClient(configuration)
     exec_client = client.ApiClient(configuration)
     for c in (api_client, exec_client):
         c.user_agent = "netattest"
-    return Connection(api_client, exec_client, server, active, source)
+    return Connection(api_client, exec_client, server, active, source, insecure)
 
 
 def _config_problem(exc: Exception, paths: list[str], context: str | None) -> str:

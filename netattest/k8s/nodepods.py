@@ -83,15 +83,12 @@ class NodeDebugPods:
             self._prepared = True
 
     def _connect_and_create(self) -> None:
-        from netattest.k8s.api import Cluster, Conflict
-        from netattest.k8s.config import connect
+        from netattest.k8s.api import Conflict
+        from netattest.k8s.reach import reach
 
         options = self.options
-        self.connection = connect(options.kubeconfig, options.context, request_timeout=options.request_timeout)
-        self.cluster = Cluster(self.connection, request_timeout=options.request_timeout)
-        groups = self.cluster.api_groups()
-        openshift = (options.openshift if options.openshift is not None
-                     else "security.openshift.io" in groups or "config.openshift.io" in groups)
+        reached = reach(options)
+        self.connection, self.cluster, openshift = reached.connection, reached.cluster, reached.openshift
         self.plan = ClusterPlan(self.topology, self.run_id, options, openshift=openshift,
                                 created_by=names.created_by())
         try:

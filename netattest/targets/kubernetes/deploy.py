@@ -13,16 +13,7 @@ from netattest.errors import ClusterError, ClusterPermissionError, NetattestErro
 from netattest.inventory import Inventory
 from netattest.k8s import names
 from netattest.k8s.api import create_support_object
-from netattest.k8s.plan import (
-    NAD_GROUP,
-    NAD_PLURAL,
-    NAD_VERSION,
-    PROBE_CONTAINER,
-    SCC_GROUP,
-    SCC_PLURAL,
-    SCC_VERSION,
-    ClusterPlan,
-)
+from netattest.k8s.plan import PROBE_CONTAINER, ClusterPlan
 from netattest.k8s.pods import PodState, admission_reason, wait_for_pods
 from netattest.signals import deferred_interrupts
 from netattest.targets.kubernetes.state import (
@@ -107,84 +98,23 @@ class Deployment(TargetState):
         return [] if left else [f"namespaces of run {self.run_id} still terminating after "
                                 f"{self.options.delete_timeout:.0f} s"]
 
-    # -- 1. connect and pre-flight ---------------------------------------------------------------------
+    # -- 1. connect and pre-flight (netattest.k8s.reach) -------------------------------------------------
     def _connect(self) -> None:
-        from netattest.k8s.api import Cluster
-        from netattest.k8s.config import connect
+        from netattest.k8s.reach import reach
 
-        self.connection = connect(self.options.kubeconfig, self.options.context,
-                                  request_timeout=self.options.request_timeout)
-        self.cluster = Cluster(self.connection, request_timeout=self.options.request_timeout)
-        version = self.cluster.version()
-        groups = self.cluster.api_groups()
-        self.openshift = (self.options.openshift if self.options.openshift is not None
-                          else "security.openshift.io" in groups or "config.openshift.io" in groups)
+        reached = reach(self.options)
+        self.connection, self.cluster, self.openshift = reached.connection, reached.cluster, reached.openshift
+        self.notes += reached.notes
         self.plan = ClusterPlan(self.topology, self.run_id, self.options, openshift=self.openshift,
                                 created_by=names.created_by())
-        self.progress(f"cluster {self.connection.where}: Kubernetes {version.get('gitVersion', '?')}"
+        self.progress(f"cluster {self.connection.where}: Kubernetes {reached.version.get('gitVersion', '?')}"
                       f"{', OpenShift' if self.openshift else ''}")
-        self._groups = groups
+        self._reached = reached
 
     def _preflight(self) -> None:
-        cluster, options = self.cluster, self.options
-        if options.provision == "direct":
-            if NAD_GROUP not in self._groups or not cluster.has_resource(NAD_GROUP, NAD_VERSION, NAD_PLURAL):
-                from netattest.k8s.provision import crd_missing
-                raise crd_missing(cluster)
-        elif options.provision == "operator":
-            if not self.openshift or "operator.openshift.io" not in self._groups:
-                raise ClusterError(f"--provision operator needs OpenShift's cluster network operator "
-                                   f"(networks.operator.openshift.io), which {cluster.where} does not serve. Fix: "
-                                   "use --provision direct")
-        else:
-            raise ClusterError(f"--provision {options.provision!r}: use direct or operator")
-        if self.openshift:
-            self._check_scc()
-        self._check_access()
+        from netattest.k8s.reach import preflight
 
-    def _check_scc(self) -> None:
-        from netattest.k8s.api import NotFound
-
-        try:
-            self.cluster.get_cluster_custom(SCC_GROUP, SCC_VERSION, SCC_PLURAL, self.options.scc)
-        except NotFound:
-            raise ClusterError(
-                f"OpenShift SCC {self.options.scc!r} does not exist on {self.cluster.where}; probe pods need an SCC "
-                "that allows NET_RAW, uid 0 and host network. Fix: as cluster-admin run 'oc apply -f "
-                "deploy/rbac-openshift.yaml' (SCC netattest-probe and the ClusterRole to use it), or pass --scc "
-                "with an existing SCC that allows this") from None
-        except ClusterPermissionError:
-            self.notes.append(f"SCC {self.options.scc} could not be read (no permission); assuming it exists")
-
-    def _check_access(self) -> None:
-        needed = [("create", "", "namespaces", ""), ("delete", "", "namespaces", ""), ("create", "", "pods", ""),
-                  ("list", "", "pods", ""), ("create", "", "pods", "exec"), ("list", "", "events", ""),
-                  ("get", "", "nodes", ""), ("list", "", "nodes", ""), ("create", "", "serviceaccounts", "")]
-        named: list[tuple[str, str, str, str]] = []
-        if self.options.provision == "direct":
-            needed.append(("create", NAD_GROUP, NAD_PLURAL, ""))
-        else:
-            named += [("get", "operator.openshift.io", "networks", "cluster"),
-                      ("patch", "operator.openshift.io", "networks", "cluster")]
-        if self.openshift:
-            needed.append(("create", "rbac.authorization.k8s.io", "rolebindings", ""))
-        denied = []
-        checks = [(v, g, r, s, "") for v, g, r, s in needed] + [(v, g, r, "", n) for v, g, r, n in named]
-        for verb, group, resource, sub, name in checks:
-            allowed = self.cluster.can_i(verb, group, resource, subresource=sub, name=name)
-            if allowed is None:
-                self.notes.append("permissions could not be checked in advance (SelfSubjectAccessReview refused)")
-                return
-            if not allowed:
-                denied.append(f"{verb} {resource}{'/' + sub if sub else ''}{' ' + name if name else ''}"
-                              f"{' (' + group + ')' if group else ''}")
-        if denied:
-            raise ClusterPermissionError(
-                f"the user of {self.cluster.where} may not: {', '.join(denied)}. Fix: bind it to the ClusterRole "
-                "netattest-runner from deploy/rbac.yaml (kubectl apply -f deploy/rbac.yaml, then 'kubectl create "
-                "clusterrolebinding netattest-runner --clusterrole=netattest-runner --user=<you>'; on OpenShift "
-                "also netattest-runner-openshift from deploy/rbac-openshift.yaml), or use an account that has "
-                "these rights")
+        self.notes += preflight(self._reached, self.options)
 
     # -- 2. namespaces ---------------------------------------------------------------------------------
     def _create_namespaces(self) -> None:

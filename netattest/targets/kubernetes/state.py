@@ -81,6 +81,7 @@ class TargetState:
         self._node_routes: dict[str, list[Any]] = {}  # node -> its routing table, read by its node pod
         self.hosts: list[HostView] = []
         self.notes: list[str] = []
+        self._reached: Any = None  # netattest.k8s.reach.Reached, from _connect
         self.timings: dict[str, float] = {}
         self._refreshed = 0.0
 
