@@ -17,11 +17,20 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import time
 from collections.abc import Sequence
 
 from netattest.probe.frames import BPF_CODE, Template, build_template
-from netattest.probe.model import (Answer, CapturedFrame, Endpoint, Probe, ProbeError, ProbeResult, WindowStats,
-                                   parse_tpacket_stats)
+from netattest.probe.model import (
+    Answer,
+    CapturedFrame,
+    Endpoint,
+    Probe,
+    ProbeError,
+    ProbeResult,
+    WindowStats,
+    parse_tpacket_stats,
+)
 from netattest.probe.netns import in_netns, netns_path
 from netattest.probe.sockets import PacketSocket, SocketKey, open_packet_socket
 from netattest.probe.window import Window, send_order
@@ -154,6 +163,7 @@ class ProbeEngine:
         window.build_frames()
         window.prepare()
         pending = send_order(probes, [i for i in range(len(probes)) if window.sock_of[i] is not None])
+        setup_s = time.perf_counter() - window.t_start
         for round_no in range(1, self.retries + 2):
             if not pending:
                 break
@@ -163,4 +173,6 @@ class ProbeEngine:
             last_silent_send = window.send_round(pending)
             window.await_answers(pending, self.timeout if round_no == 1 else self.retry_timeout, last_silent_send)
             pending = window.still_unanswered(pending)
-        return window.results()
+        results, stats = window.results()
+        stats.setup_s = setup_s
+        return results, stats

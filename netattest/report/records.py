@@ -167,6 +167,7 @@ def write_checks(run_dir: Path, matrix: MatrixRun | None, inventory: Inventory |
     # the small parts first and the checks last: a reader gets them without scanning past the checks
     head = {"schema": CHECKS_SCHEMA, "run_id": run_id, "capture": capture,
             "window": None if matrix is None else {**to_jsonable(matrix.stats),
+                                                    "listen_s": matrix.stats.listen_s,
                                                     "trustworthy": matrix.stats.trustworthy},
             "wire_macs": [] if matrix is None else [
                 {"pod": pod, "iface": iface, "macs": sorted(macs)}
