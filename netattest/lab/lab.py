@@ -12,25 +12,32 @@ import logging
 import os
 import shutil
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Interface
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Self
 
 from pyroute2 import netns as pyroute_netns
 
-from netattest.annotations import (NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION, NetworkStatus,
-                                   network_status_from_cni_result, parse_networks_annotation, render_network_status)
+from netattest.annotations import (
+    NETWORK_STATUS_ANNOTATION,
+    NETWORKS_ANNOTATION,
+    NetworkStatus,
+    network_status_from_cni_result,
+    parse_networks_annotation,
+    render_network_status,
+)
 from netattest.errors import CniError, LabError
 from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
 from netattest.lab import cni, daemons
 from netattest.lab.capacity import backlog_drops, check_neighbour_capacity, rx_dropped, table_fulls
-from netattest.lab.links import read_interfaces, read_routes
+from netattest.lab.links import read_interfaces, read_interfaces_and_routes
+from netattest.lab.nads import WHEREABOUTS_NOTE, NadStore
 from netattest.lab.nsenter import write_sysctls
 from netattest.lab.state import STATE_ROOT, RunDir
 from netattest.lab.wiring import NODE_SYSCTLS, Fabric, Namespace, remove_namespace
-from netattest.lab.nads import WHEREABOUTS_NOTE, NadStore
 from netattest.manifests import runtime_config
 from netattest.render import pod_manifest
 from netattest.runid import netns_name, new_run_id, parse_netns_name
@@ -76,7 +83,7 @@ class Lab:
         self._built = False
 
     # -- lifecycle -------------------------------------------------------------------------------------------
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Self:
         self.up()
         return self
 
@@ -132,8 +139,8 @@ class Lab:
         return problems
 
     # -- build -----------------------------------------------------------------------------------------------
-    def _ns(self, role: str, name: str, sysctls: dict[str, str] | None = None) -> Namespace:
-        ns = Namespace.create(netns_name(self.run_id, role, name), sysctls)
+    def _ns(self, role: str, name: str, sysctls: dict[str, str] | None = None, *, handle: bool = True) -> Namespace:
+        ns = Namespace.create(netns_name(self.run_id, role, name), sysctls, handle=handle)
         self._namespaces[ns.name] = ns
         return ns
 
@@ -246,7 +253,7 @@ class Lab:
             self._pods.append(record)
             if node is None:
                 continue
-            pod_ns = self._ns("pod", f"{pod.namespace}.{pod.name}")
+            pod_ns = self._ns("pod", f"{pod.namespace}.{pod.name}", handle=False)  # the plugins build it; read back
             record.netns = pod_ns.name
             self._attach(record, pod_ns)
             self.run_dir.write_json(f"{POD_RECORDS}/{pod.namespace}.{pod.name}.json",
@@ -265,7 +272,7 @@ class Lab:
         pod, node = record.pod, str(record.node)
         node_ns = netns_name(self.run_id, "node", node)
         if node not in self._node_nics:
-            self._node_nics[node] = read_interfaces(self._namespaces[node_ns].ipr)
+            self._node_nics[node] = read_interfaces(node_ns)
         node_nics = self._node_nics[node]
         record.manifest = pod_manifest(self._drifted_pod(pod))
         annotation = record.manifest["metadata"]["annotations"].get(NETWORKS_ANNOTATION, "")
@@ -323,8 +330,7 @@ class Lab:
         return failures
 
     def inventory(self) -> Inventory:
-        nodes = [NodeView(n.name, n.all_labels(),
-                          read_interfaces(self._namespaces[netns_name(self.run_id, "node", n.name)].ipr),
+        nodes = [NodeView(n.name, n.all_labels(), read_interfaces(netns_name(self.run_id, "node", n.name)),
                           netns_name(self.run_id, "node", n.name)) for n in self.topology.nodes]
         pods = [self._pod_view(record) for record in self._pods]
         return Inventory(self.run_id, "lab", pods, nodes, self._host_views(), notes=self._notes())
@@ -333,8 +339,7 @@ class Lab:
         interfaces: dict[str, InterfaceView] = {}
         routes: list[str] = []
         if record.netns:
-            interfaces = read_interfaces(self._namespaces[record.netns].ipr)
-            routes = read_routes(self._namespaces[record.netns].ipr)
+            interfaces, routes = read_interfaces_and_routes(record.netns)
         failed = record.reason is not None
         phase = "Pending" if record.node is None or failed else "Running"
         return PodView(record.pod.name, record.pod.namespace, record.node, phase, record.reason, interfaces,
@@ -355,7 +360,7 @@ class Lab:
 
     def _host_view(self, name: str, role: str, network: str, ifname: str, kind: str) -> HostView:
         ns = self._namespaces[netns_name(self.run_id, role, name)]
-        return HostView(name, network, read_interfaces(ns.ipr)[ifname], kind, ns.name)
+        return HostView(name, network, read_interfaces(ns.name)[ifname], kind, ns.name)
 
     def _notes(self) -> list[str]:
         drift = self.topology.lab.drift

@@ -1,57 +1,29 @@
-"""Read interfaces back from a namespace with netlink: the lab's observations come from here, not from config."""
+"""Read interfaces and routes back from a namespace over netlink: the lab's observations come from here, not from
+config. Read with the probe engine's stdlib reader (:mod:`netattest.probe.rtnl`), from inside the namespace."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from netattest.inventory import InterfaceView
-
-_IPVLAN_MODES = {0: "l2", 1: "l3", 2: "l3s"}
-IFF_UP = 0x1
-
-
-def _mode(kind: str, data: Any) -> str:
-    if data is None:
-        return ""
-    if kind == "ipvlan":
-        mode = data.get_attr("IFLA_IPVLAN_MODE")
-        return _IPVLAN_MODES.get(mode, str(mode)) if isinstance(mode, int) else str(mode or "")
-    if kind == "macvlan":
-        return str(data.get_attr("IFLA_MACVLAN_MODE") or "")
-    return ""
+from netattest.probe import rtnl
+from netattest.probe.netns import in_netns
 
 
-def read_interfaces(ipr: Any) -> dict[str, InterfaceView]:
-    """Every interface of the namespace behind ``ipr`` (an IPRoute / NetNS), keyed by name."""
-    addresses: dict[int, list[str]] = {}
-    for msg in ipr.get_addr(family=2):
-        addresses.setdefault(msg["index"], []).append(f"{msg.get_attr('IFA_ADDRESS')}/{msg['prefixlen']}")
-    views: dict[str, InterfaceView] = {}
-    for link in ipr.get_links():
-        info = link.get_attr("IFLA_LINKINFO")
-        kind = (info.get_attr("IFLA_INFO_KIND") if info else None) or ""
-        data = info.get_attr("IFLA_INFO_DATA") if info else None
-        name = link.get_attr("IFLA_IFNAME")
-        views[name] = InterfaceView(
-            name=name,
-            mac=str(link.get_attr("IFLA_ADDRESS") or ""),
-            addresses=tuple(addresses.get(link["index"], ())),
-            kind=kind,
-            mtu=int(link.get_attr("IFLA_MTU") or 0),
-            up=bool(link["flags"] & IFF_UP),
-            mode=_mode(kind, data),
-        )
-    return views
+def interface_views(rows: list[dict[str, Any]]) -> dict[str, InterfaceView]:
+    """:func:`netattest.probe.rtnl.read_interfaces` rows as views, keyed by name."""
+    return {row["name"]: InterfaceView(name=row["name"], mac=row["mac"], addresses=tuple(row["addresses"]),
+                                       kind=row["kind"], mtu=row["mtu"], up=row["up"], mode=row["mode"])
+            for row in rows}
 
 
-def read_routes(ipr: Any) -> list[str]:
-    """IPv4 routes of the main table, written as ``ip route`` does (``default via X dev net1``)."""
-    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
-    routes = []
-    for route in ipr.get_routes(family=2, table=254):
-        dst = route.get_attr("RTA_DST")
-        target = f"{dst}/{route['dst_len']}" if dst else "default"
-        gateway = route.get_attr("RTA_GATEWAY")
-        device = names.get(route.get_attr("RTA_OIF"), "?")
-        routes.append(f"{target}{' via ' + gateway if gateway else ''} dev {device}")
-    return routes
+def read_interfaces(netns: str) -> dict[str, InterfaceView]:
+    """Every interface of namespace ``netns``, keyed by name."""
+    with in_netns(netns):
+        return interface_views(rtnl.read_interfaces())
+
+
+def read_interfaces_and_routes(netns: str) -> tuple[dict[str, InterfaceView], list[str]]:
+    """Every interface of ``netns`` and its IPv4 routes of the main table, written as ``ip route`` does."""
+    with in_netns(netns):
+        return interface_views(rtnl.read_interfaces()), rtnl.read_routes()

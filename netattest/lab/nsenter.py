@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from netattest.probe.netns import in_netns, netns_path
 
-__all__ = ["in_netns", "netns_path", "write_sysctls"]
+__all__ = ["in_netns", "netns_path", "write_own_sysctls", "write_sysctls"]
 
 
 def write_sysctls(name: str, values: dict[str, str]) -> None:
@@ -16,6 +16,11 @@ def write_sysctls(name: str, values: dict[str, str]) -> None:
     not dotted names, because interface names such as ``ens224.112`` contain dots. ``/proc/sys/net`` shows the
     namespace of the thread that opens it, hence the switch."""
     with in_netns(name):
-        for key, value in values.items():
-            with open("/proc/sys/" + key, "w") as handle:
-                handle.write(value)
+        write_own_sysctls(values)
+
+
+def write_own_sysctls(values: dict[str, str]) -> None:
+    """Write sysctls of the calling thread's namespace (keys as for :func:`write_sysctls`)."""
+    for key, value in values.items():
+        with open("/proc/sys/" + key, "w") as handle:
+            handle.write(value)

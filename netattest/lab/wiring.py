@@ -6,19 +6,20 @@ their peer moved straight into the target namespace), so the root namespace neve
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from ipaddress import IPv4Interface
-from typing import Any
-
 import ctypes
 import errno
 import os
 import signal
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface
+from typing import Any
 
 from pyroute2 import IPRoute
 
-from netattest.lab.nsenter import in_netns, netns_path, write_sysctls
+from netattest.lab.nsenter import in_netns, netns_path, write_own_sysctls
+from netattest.probe import rtnl
 
 CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
@@ -32,12 +33,14 @@ def _check(result: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def create_netns(name: str) -> None:
+def create_netns(name: str, setup: Callable[[], None] | None = None) -> None:
     """Create a named namespace as ``ip netns add`` does, but in a short-lived thread instead of a forked helper.
 
     A forked helper (pyroute2's way) outlives a SIGKILLed owner and may create the namespace after ``gc`` has run,
     and a signal landing in its at-fork callbacks is lost. A thread dies with the process: the namespace is either
     bind-mounted or not, and an empty mount-point file left by a kill is removed by ``remove_namespace``.
+    ``setup`` runs in that thread, inside the new namespace (no namespace switch needed); if it fails, the
+    namespace is removed and its exception raised.
     """
     path = netns_path(name)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -48,6 +51,8 @@ def create_netns(name: str) -> None:
         try:
             _check(_libc.unshare(CLONE_NEWNET), "unshare")
             _check(_libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND, None), "bind mount")
+            if setup is not None:
+                setup()
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             failures.append(exc)
 
@@ -90,14 +95,20 @@ class Namespace:
     ipr: Any = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, name: str, sysctls: dict[str, str] | None = None) -> "Namespace":
-        create_netns(name)
+    def create(cls, name: str, sysctls: dict[str, str] | None = None, *, handle: bool = True) -> Namespace:
+        """A new namespace with ``lo`` up and ``sysctls`` set (both by the thread that creates it, from inside).
+        ``handle=False`` keeps no netlink handle: enough for a namespace the lab only reads back (a pod's)."""
+        values = {**QUIET_SYSCTLS, **(sysctls or {})}
+
+        def inside() -> None:
+            rtnl.set_link_up(rtnl.LOOPBACK_INDEX)
+            write_own_sysctls(values)
+
+        create_netns(name, inside)
+        if not handle:
+            return cls(name)
         with in_netns(name):
-            handle = IPRoute()
-        ns = cls(name, handle)
-        ns.link_up("lo")
-        write_sysctls(name, {**QUIET_SYSCTLS, **(sysctls or {})})
-        return ns
+            return cls(name, IPRoute())
 
     def index(self, ifname: str) -> int:
         found = self.ipr.link_lookup(ifname=ifname)

@@ -28,7 +28,6 @@ import json
 import os
 import platform
 import socket
-import struct
 import sys
 import time
 import traceback
@@ -37,6 +36,7 @@ from typing import Any, BinaryIO
 
 # in a pod, the bootstrap registers the engine's source under this very name
 from netattest.probe.engine import Answer, Endpoint, Probe, ProbeEngine, ProbeResult, WindowStats
+from netattest.probe.rtnl import read_interfaces, read_neighbours
 
 PROTOCOL = 1
 AGENT = "netattest-probe-agent"
@@ -90,128 +90,6 @@ def stats_from_wire(data: dict[str, Any]) -> WindowStats:
                        rounds=int(data.get("rounds", 0)))
 
 
-# --- interfaces over netlink (no pyroute2, no iproute2 needed in the image) -------------------------------------
-NETLINK_ROUTE = 0
-RTM_GETLINK, RTM_GETADDR, RTM_GETNEIGH = 18, 22, 30
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINKINFO = 1, 3, 4, 18
-IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
-IFA_ADDRESS, IFA_LOCAL = 1, 2
-IFF_UP = 0x1
-NLA_TYPE_MASK = 0x3FFF
-IPVLAN_MODES = {0: "l2", 1: "l3", 2: "l3s"}
-MACVLAN_MODES = {1: "private", 2: "vepa", 4: "bridge", 8: "passthru", 16: "source"}
-
-
-def _attrs(data: bytes, offset: int = 0) -> dict[int, bytes]:
-    attrs: dict[int, bytes] = {}
-    while offset + 4 <= len(data):
-        length, kind = struct.unpack_from("=HH", data, offset)
-        if length < 4:
-            break
-        attrs.setdefault(kind & NLA_TYPE_MASK, data[offset + 4:offset + length])
-        offset += (length + 3) & ~3
-    return attrs
-
-
-def _dump(sock: socket.socket, msg_type: int, body: bytes, seq: int) -> list[bytes]:
-    header = struct.pack("=LHHLL", 16 + len(body), msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
-    sock.send(header + body)
-    messages = []
-    while True:
-        data = sock.recv(1 << 20)
-        offset = 0
-        while offset + 16 <= len(data):
-            length, kind, _flags, mseq, _pid = struct.unpack_from("=LHHLL", data, offset)
-            if length < 16:
-                return messages
-            payload = data[offset + 16:offset + length]
-            offset += (length + 3) & ~3
-            if mseq != seq:
-                continue
-            if kind == NLMSG_DONE:
-                return messages
-            if kind == NLMSG_ERROR:
-                code = struct.unpack_from("=i", payload)[0]
-                if code:
-                    raise OSError(-code, f"netlink: {os.strerror(-code)}")
-                continue
-            messages.append(payload)
-
-
-def _mode(kind: str, data: bytes | None) -> str:
-    if not data:
-        return ""
-    attrs = _attrs(data)
-    raw = attrs.get(1)
-    if raw is None:
-        return ""
-    if kind == "ipvlan" and len(raw) >= 2:
-        value = struct.unpack_from("=H", raw)[0]
-        return IPVLAN_MODES.get(value, str(value))
-    if kind == "macvlan" and len(raw) >= 4:
-        value = struct.unpack_from("=I", raw)[0]
-        return MACVLAN_MODES.get(value, str(value))
-    return ""
-
-
-def read_interfaces() -> list[dict[str, Any]]:
-    """Every interface of this network namespace, as the lab's netlink reader reports it."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
-        sock.bind((0, 0))
-        links = _dump(sock, RTM_GETLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0), 1)
-        addrs = _dump(sock, RTM_GETADDR, struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0), 2)
-    by_index: dict[int, list[str]] = {}
-    for msg in addrs:
-        _family, prefix, _flags, _scope, index = struct.unpack_from("=BBBBI", msg)
-        attrs = _attrs(msg, 8)
-        raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
-        if raw and len(raw) == 4:
-            by_index.setdefault(index, []).append(f"{socket.inet_ntoa(raw)}/{prefix}")
-    result = []
-    for msg in links:
-        _family, _type, index, flags, _change = struct.unpack_from("=BxHiII", msg)
-        attrs = _attrs(msg, 16)
-        name = attrs.get(IFLA_IFNAME, b"").rstrip(b"\0").decode(errors="replace")
-        info = _attrs(attrs[IFLA_LINKINFO]) if IFLA_LINKINFO in attrs else {}
-        kind = info.get(IFLA_INFO_KIND, b"").rstrip(b"\0").decode(errors="replace")
-        mac = attrs.get(IFLA_ADDRESS, b"")
-        mtu = struct.unpack_from("=I", attrs[IFLA_MTU])[0] if len(attrs.get(IFLA_MTU, b"")) >= 4 else 0
-        result.append({"name": name, "mac": mac.hex(":") if len(mac) == 6 else "",
-                       "addresses": by_index.get(index, []), "kind": kind, "mtu": mtu, "up": bool(flags & IFF_UP),
-                       "mode": _mode(kind, info.get(IFLA_INFO_DATA)), "index": index})
-    return result
-
-
-NDA_DST, NDA_LLADDR = 1, 2
-NUD_INCOMPLETE, NUD_FAILED, NUD_NOARP = 0x01, 0x20, 0x40
-NUD_NAMES = {0x01: "incomplete", 0x02: "reachable", 0x04: "stale", 0x08: "delay", 0x10: "probe", 0x20: "failed",
-             0x40: "noarp", 0x80: "permanent"}
-
-
-def read_neighbours() -> list[dict[str, Any]]:
-    """The IPv4 neighbour (ARP) table of this namespace: who was seen at which MAC, without sending anything."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_ROUTE) as sock:
-        sock.bind((0, 0))
-        neigh = _dump(sock, RTM_GETNEIGH, struct.pack("=BBHiHBB", socket.AF_INET, 0, 0, 0, 0, 0, 0), 3)
-        links = _dump(sock, RTM_GETLINK, struct.pack("=BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0), 4)
-    ifnames = {}
-    for msg in links:
-        index = struct.unpack_from("=BxHiII", msg)[2]
-        ifnames[index] = _attrs(msg, 16).get(IFLA_IFNAME, b"").rstrip(b"\0").decode(errors="replace")
-    entries = []
-    for msg in neigh:
-        _family, _p1, _p2, index, state, _flags, _type = struct.unpack_from("=BBHiHBB", msg)
-        attrs = _attrs(msg, 12)
-        dst, lladdr = attrs.get(NDA_DST, b""), attrs.get(NDA_LLADDR, b"")
-        if len(dst) != 4 or len(lladdr) != 6 or state & (NUD_INCOMPLETE | NUD_FAILED | NUD_NOARP):
-            continue
-        entries.append({"ip": socket.inet_ntoa(dst), "mac": lladdr.hex(":"), "ifname": ifnames.get(index, ""),
-                        "state": NUD_NAMES.get(state, str(state))})
-    return entries
-
-
 # --- the agent ---------------------------------------------------------------------------------------------------
 ENGINE_KEYS = ("timeout", "retries", "retry_timeout", "settle", "records", "keep_frames")
 
@@ -226,11 +104,11 @@ class Agent:
     def warm_up(self) -> None:
         """Import scapy now, so the first probe window does not pay for it (about 1 s natively)."""
         try:
-            import scapy  # noqa: F401
+            import scapy
             from scapy.layers.l2 import ARP  # noqa: F401
 
             self.scapy = str(getattr(scapy, "VERSION", "") or "unknown")
-        except Exception as exc:  # ImportError, or a broken install
+        except Exception as exc:  # noqa: BLE001 - ImportError, or a broken install: the agent says so
             self.scapy_error = f"scapy cannot be imported: {type(exc).__name__}: {exc}"
 
     def send(self, message: dict[str, Any]) -> None:
@@ -299,7 +177,7 @@ class Agent:
                 try:
                     request = json.loads(line)
                     if not isinstance(request, dict):
-                        raise ValueError("a request is a JSON object")
+                        raise ValueError("a request is a JSON object")  # noqa: TRY004 - a bad line
                 except ValueError as exc:
                     self.send({"id": None, "ok": False, "error": f"bad request line: {exc}"})
                     continue
@@ -307,7 +185,7 @@ class Agent:
                 try:
                     reply = self.handle(request)
                     self.send({"id": rid, "ok": True, **reply})
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - one bad request must not stop the agent
                     if not isinstance(exc, (ValueError, KeyError, TypeError)):
                         traceback.print_exc(file=sys.stderr)
                     self.send({"id": rid, "ok": False, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})
@@ -357,7 +235,7 @@ def agent_command(python: str = "python3") -> list[str]:
 
 
 #: the stdlib + scapy modules an agent needs, in import order (each imports only those before it)
-SHIPPED_MODULES = ("model", "netns", "frames", "sockets", "window", "engine", "agent")
+SHIPPED_MODULES = ("model", "netns", "frames", "sockets", "window", "engine", "rtnl", "agent")
 
 
 def bootstrap_payload(argv: list[str] | None = None) -> bytes:
