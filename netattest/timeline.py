@@ -22,15 +22,15 @@ SANDBOX_BOOT_ENV = "NETATTEST_SANDBOX_BOOT"
 
 
 def process_start(pid: int | str = "self") -> float | None:
-    """Epoch seconds at which process ``pid`` started (clock-tick resolution), from /proc; None if unknown."""
+    """Epoch seconds at which process ``pid`` started (clock-tick resolution), from /proc; None if unknown. Taken
+    against /proc/uptime, not the boot time in /proc/stat, which is rounded to whole seconds."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                     if line.startswith("btime "))
-    except (OSError, StopIteration, ValueError):
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, IndexError, ValueError):
         return None
     ticks = int(stat.rsplit(")", 1)[1].split()[19])
-    return btime + ticks / os.sysconf("SC_CLK_TCK")
+    return time.time() - (uptime - ticks / os.sysconf("SC_CLK_TCK"))
 
 
 @dataclass
@@ -56,9 +56,8 @@ class Timeline:
             self.add(name, start, time.time())
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "marks": self.marks,
-                "phases": [{"name": n, "start": s, "end": e, "seconds": round(e - s, 4)} for n, s, e in self.phases],
-                "figures": self.figures}
+        phases = [{"name": n, "start": s, "end": e, "seconds": round(e - s, 4)} for n, s, e in self.phases]
+        return {"schema": SCHEMA, "marks": self.marks, "phases": phases, "figures": self.figures}
 
     def write(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp")
@@ -68,8 +67,8 @@ class Timeline:
     @classmethod
     def read(cls, path: Path) -> Timeline:
         data = json.loads(path.read_text())
-        return cls(dict(data.get("marks") or {}), [(p["name"], p["start"], p["end"]) for p in data.get("phases") or []],
-                   dict(data.get("figures") or {}))
+        phases = [(p["name"], p["start"], p["end"]) for p in data.get("phases") or []]
+        return cls(dict(data.get("marks") or {}), phases, dict(data.get("figures") or {}))
 
 
 def add_mark(path: Path, name: str, when: float | None = None) -> None:
