@@ -51,7 +51,8 @@ def with_pods(count: int) -> str:
 
 
 def root_links() -> list[str]:
-    return sorted(subprocess.run(["ip", "-o", "link"], check=False, capture_output=True, text=True).stdout.split("\n"))
+    listing = subprocess.run(["ip", "-o", "link"], check=False, capture_output=True, text=True).stdout
+    return sorted(listing.split("\n"))
 
 
 def timed_lab(text: str) -> tuple[float, float, int, Lab]:

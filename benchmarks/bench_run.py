@@ -32,7 +32,8 @@ SEED = ("seed, sandbox", "topologies/restricted-vlan.yaml")
 HOST = ("macvlan-only, host", "topologies/macvlan-only.yaml")
 PHASES = ("host side (CLI, kernel check)", "sandbox boot", "startup (imports, collection)",
           "pre-flight (nodes, facts, checks)", "lab build (pods)", "inventory and pod evidence", "probe setup",
-          "probe window (listening)", "suites (the other tests)", "teardown", "evidence", "exit (power-off, summary)")
+          "probe window (listening)", "suites (the other tests)", "teardown", "evidence",
+          "exit (power-off, summary)")
 
 
 def phases(line: Timeline, began: float, ended: float) -> dict[str, float]:
@@ -81,7 +82,8 @@ def one_run(topology: str, reports: Path, index: int) -> tuple[dict[str, float],
 def baselines(reports: Path) -> tuple[float, float]:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "pytest", "suites", "--collect-only", "-q", "-p", "no:cacheprovider",
-                    "--topology", HOST[1], "--reports-dir", str(reports)], check=False, cwd=REPO, capture_output=True)
+                    "--topology", HOST[1], "--reports-dir", str(reports)], check=False, cwd=REPO,
+                   capture_output=True)
     collect = time.perf_counter() - start
     start = time.perf_counter()
     with open(os.devnull, "w") as sink:
@@ -137,7 +139,8 @@ def main() -> int:
         print(f"macvlan-only on the host: session {host['pytest session']:.1f} s (target <= 3 s), probe window "
               f"{host['probe window (listening)'] / args.timeout:.2f} probe timeouts; baseline pytest "
               f"--collect-only {collect:.1f} s")
-    print(json.dumps({"runs": args.runs, "medians": medians, "baseline_boot_s": boot, "baseline_collect_s": collect}))
+    print(json.dumps({"runs": args.runs, "medians": medians, "baseline_boot_s": boot,
+                      "baseline_collect_s": collect}))
     for failure in failures:
         print("FAILED:", failure, file=sys.stderr)
     return 1 if failures else 0

@@ -139,7 +139,8 @@ class Lab:
         return problems
 
     # -- build -----------------------------------------------------------------------------------------------
-    def _ns(self, role: str, name: str, sysctls: dict[str, str] | None = None, *, handle: bool = True) -> Namespace:
+    def _ns(self, role: str, name: str, sysctls: dict[str, str] | None = None, *,
+            handle: bool = True) -> Namespace:
         ns = Namespace.create(netns_name(self.run_id, role, name), sysctls, handle=handle)
         self._namespaces[ns.name] = ns
         return ns
@@ -253,7 +254,7 @@ class Lab:
             self._pods.append(record)
             if node is None:
                 continue
-            pod_ns = self._ns("pod", f"{pod.namespace}.{pod.name}", handle=False)  # the plugins build it; read back
+            pod_ns = self._ns("pod", f"{pod.namespace}.{pod.name}", handle=False)  # the plugins build it
             record.netns = pod_ns.name
             self._attach(record, pod_ns)
             self.run_dir.write_json(f"{POD_RECORDS}/{pod.namespace}.{pod.name}.json",

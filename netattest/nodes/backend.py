@@ -35,8 +35,8 @@ class NetnsBackend(base.BaseBackend):
         """``ip netns exec <name> /bin/sh -c <command>``, spawned directly: testinfra's ``run_local`` would start
         a shell to start ``ip`` (one process more per command, ~40 ms inside the kernel sandbox)."""
         cmd = self.get_command(command, *args)
-        proc = subprocess.run([self.ip, "netns", "exec", self.name, "/bin/sh", "-c", cmd], stdin=subprocess.DEVNULL,
-                              capture_output=True, check=False)
+        proc = subprocess.run([self.ip, "netns", "exec", self.name, "/bin/sh", "-c", cmd],
+                              stdin=subprocess.DEVNULL, capture_output=True, check=False)
         return self.result(proc.returncode, self.encode(cmd), proc.stdout, proc.stderr)
 
     def exists(self) -> bool:

@@ -104,7 +104,8 @@ def _name(attrs: dict[int, bytes]) -> str:
 
 
 def read_interfaces() -> list[dict[str, Any]]:
-    """Every interface of this network namespace: name, MAC, IPv4 CIDRs, link kind, ipvlan/macvlan mode, MTU, up."""
+    """Every interface of this network namespace: name, MAC, IPv4 CIDRs, link kind, ipvlan/macvlan mode, MTU and
+    whether it is up."""
     with _socket() as sock:
         links = _links(sock, 1)
         addrs = _dump(sock, RTM_GETADDR, struct.pack("=BBBBI", socket.AF_INET, 0, 0, 0, 0), 2)
@@ -153,7 +154,8 @@ def read_routes() -> list[str]:
 def set_link_up(index: int = LOOPBACK_INDEX) -> None:
     """Bring link ``index`` of this namespace up (by default ``lo``, which every new namespace has down)."""
     with _socket() as sock:
-        _request(sock, RTM_NEWLINK, NLM_F_ACK, struct.pack(IFINFOMSG, socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP), 1)
+        body = struct.pack(IFINFOMSG, socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP)  # set IFF_UP, change only it
+        _request(sock, RTM_NEWLINK, NLM_F_ACK, body, 1)
 
 
 NDA_DST, NDA_LLADDR = 1, 2

@@ -423,8 +423,8 @@ def run_in_sandbox(argv: Sequence[str], *, cwd: Path, writable: Sequence[Path], 
         os.chmod(scratch, 0o700)
         init = os.path.join(scratch, "init.sh")
         with open(init, "w") as fh:
-            fh.write(_init_script(host_scratch=scratch, cwd=cwd_s, argv=argv, env=_guest_env(env, cache_s), mounts=mounts,
-                                  modprobe=modprobe, tty=tty, modules_dir=modules_dir))
+            fh.write(_init_script(host_scratch=scratch, cwd=cwd_s, argv=argv, env=_guest_env(env, cache_s),
+                                  mounts=mounts, modprobe=modprobe, tty=tty, modules_dir=modules_dir))
         os.chmod(init, 0o755)
         uml_dir = os.path.join(scratch, "uml")
         os.mkdir(uml_dir)
