@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from typing import Any
 
 import testinfra.backend
 from testinfra.backend import base
+
+from netattest import spawn
 
 NAME = "netns"
 
@@ -32,11 +33,10 @@ class NetnsBackend(base.BaseBackend):
         super().__init__(name, *args, **kwargs)
 
     def run(self, command: str, *args: str, **kwargs: Any) -> base.CommandResult:
-        """``ip netns exec <name> /bin/sh -c <command>``, spawned directly: testinfra's ``run_local`` would start
-        a shell to start ``ip`` (one process more per command, ~40 ms inside the kernel sandbox)."""
+        """``ip netns exec <name> /bin/sh -c <command>``, spawned directly (:func:`netattest.spawn.run`):
+        testinfra's ``run_local`` would start a shell to start ``ip`` (one process more per command)."""
         cmd = self.get_command(command, *args)
-        proc = subprocess.run([self.ip, "netns", "exec", self.name, "/bin/sh", "-c", cmd],
-                              stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        proc = spawn.run([self.ip, "netns", "exec", self.name, "/bin/sh", "-c", cmd])
         return self.result(proc.returncode, self.encode(cmd), proc.stdout, proc.stderr)
 
     def exists(self) -> bool:

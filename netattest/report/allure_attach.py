@@ -21,6 +21,7 @@ import yaml
 from allure_commons import plugin_manager
 from allure_commons.model2 import Attachment, ExecutableItem
 
+from netattest import spawn
 from netattest.annotations import NETWORK_STATUS_ANNOTATION, render_network_status
 from netattest.evaluate import Outcome
 from netattest.inventory import Inventory, PodView
@@ -71,8 +72,7 @@ def ip_addr_inside(views: Iterable[PodView]) -> dict[str, str]:
     script = "; ".join(f"echo {q(POD_MARK + view.key)}; ip -d -n {q(str(view.netns))} addr show 2>&1"
                        for view in reachable)
     try:
-        out = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True,
-                             timeout=20 + len(reachable), check=False).stdout
+        out = spawn.run(["/bin/sh", "-c", script], text=True, timeout=20 + len(reachable)).stdout
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {**texts, **{view.key: f"(ip -d addr failed: {exc})\n" for view in reachable}}
     parts: dict[str, list[str]] = {}

@@ -16,16 +16,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from netattest import __version__
+from netattest import __version__, spawn
 from netattest.lab.cni import CNI_BIN_DIRS
 from netattest.report.manifest import sha256_file
 
 LIBRARIES = ("pytest", "scapy", "pyroute2", "allure-pytest", "kubernetes", "Jinja2")
 
 
-def _run(argv: list[str], *, stderr: bool = False, **kwargs: Any) -> str:
+def _run(argv: list[str], *, stderr: bool = False) -> str:
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False, **kwargs)
+        proc = spawn.run(argv, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     if proc.returncode != 0:
