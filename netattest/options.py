@@ -121,6 +121,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--pcap", "--capture"), "evidence", "pcaps of the probe traffic: every check (all), checks that did "
                                                 "not pass (failed, the default), none", "failed",
            choices=CAPTURE_MODES),
+    Option(("--timings",), "evidence", "write the run's phase timings (JSON: sandbox boot, pre-flight, lab build, "
+                                       "probe setup and listening, suites, evidence, teardown) to FILE",
+           metavar="FILE"),
     Option(("--baseline",), "evidence", "an earlier run (directory or run id): the report lists what changed since",
            metavar="RUN"),
 )

@@ -21,6 +21,9 @@ NAME = "run"
 HELP = "run the acceptance suites against a target and write the reports"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SUITES_DIR = REPO_ROOT / "suites"
+#: pytest plugins installed beside netattest that the suites never use; hypothesis's imports the whole library for
+#: its terminal summary (0.5 s natively, over a second inside the kernel sandbox)
+UNUSED_PLUGINS = ("hypothesispytest", "benchmark")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +42,8 @@ def pytest_argv(args: argparse.Namespace, run_id: str, reports_root: Path) -> li
     given = argparse.Namespace(**{**vars(args), "run_id": run_id, "reports_dir": str(reports_root),
                                   "topology": str(Path(args.topology).absolute())})
     argv = [sys.executable, "-m", "pytest", str(SUITES_DIR), "--rootdir", str(REPO_ROOT),
-            "-c", str(REPO_ROOT / "pyproject.toml"), "-p", "no:cacheprovider", *to_pytest_argv(given),
+            "-c", str(REPO_ROOT / "pyproject.toml"), "-p", "no:cacheprovider",
+            *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")), *to_pytest_argv(given),
             "--run-id", run_id, "--reports-dir", str(reports_root), "--topology", given.topology,
             "--tb=no", "--no-header", "-rN", "-v" if args.verbose else "-q"]
     if args.markers:

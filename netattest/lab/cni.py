@@ -11,9 +11,11 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
+from netattest import spawn
 from netattest.errors import CniError, LabError
 from netattest.lab.nsenter import netns_path
 
@@ -60,8 +62,8 @@ def _invoke(call: CniCall, command: str, stdin_config: Mapping[str, Any]) -> dic
     nsenter = shutil.which("nsenter") or "/usr/bin/nsenter"
     argv = [nsenter, f"--net={netns_path(call.node_netns)}", os.path.join(plugin_dir, plugin)]
     try:
-        proc = subprocess.run(argv, input=json.dumps(stdin_config).encode(), env=call.env(command, plugin_dir),
-                              capture_output=True, timeout=PLUGIN_TIMEOUT_S, check=False)
+        proc = spawn.run(argv, input=json.dumps(stdin_config).encode(), env=call.env(command, plugin_dir),
+                         timeout=PLUGIN_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
         raise CniError(plugin, command, None, f"timed out after {PLUGIN_TIMEOUT_S:.0f} s") from exc
     out = proc.stdout.decode(errors="replace").strip()

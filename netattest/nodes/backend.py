@@ -19,6 +19,8 @@ from typing import Any
 import testinfra.backend
 from testinfra.backend import base
 
+from netattest import spawn
+
 NAME = "netns"
 
 
@@ -31,10 +33,11 @@ class NetnsBackend(base.BaseBackend):
         super().__init__(name, *args, **kwargs)
 
     def run(self, command: str, *args: str, **kwargs: Any) -> base.CommandResult:
+        """``ip netns exec <name> /bin/sh -c <command>``, spawned directly (:func:`netattest.spawn.run`):
+        testinfra's ``run_local`` would start a shell to start ``ip`` (one process more per command)."""
         cmd = self.get_command(command, *args)
-        out = self.run_local("%s netns exec %s /bin/sh -c %s", self.ip, self.name, cmd)
-        out.command = self.encode(cmd)
-        return out
+        proc = spawn.run([self.ip, "netns", "exec", self.name, "/bin/sh", "-c", cmd])
+        return self.result(proc.returncode, self.encode(cmd), proc.stdout, proc.stderr)
 
     def exists(self) -> bool:
         """Whether the namespace is there (``ip netns exec`` on a missing one fails every command with 255)."""

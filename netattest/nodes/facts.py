@@ -1,11 +1,12 @@
 """What a node really has, read through a testinfra host: links, addresses, ARP sysctls, CNI binaries, daemons.
 
-The testinfra host is the transport (a lab namespace, SSH, a debug pod). Reads are batched, because every command
-is a round trip (``ip netns exec`` natively costs ~4 ms, but ~100 ms inside the user-mode Linux sandbox, and SSH
-more): all links with their details and addresses come from one ``ip -d -j addr show`` (testinfra's
+The testinfra host is the transport (a lab namespace, SSH, a debug pod). Every command is a round trip (``ip netns
+exec`` natively costs ~4 ms, but ~100 ms inside the user-mode Linux sandbox, and SSH more), so one shell script
+reads everything in one: all links with their details and addresses (``ip -d -j addr show``; testinfra's
 ``host.interface(name)`` costs two commands per interface and lacks kind, VLAN id and receive-mode counters), all
-ARP sysctls from one read of /proc/sys (``host.sysctl`` is one command per key). testinfra's own modules read what
-is per item anyway: ``host.file`` (CNI binaries, the dhcp daemon's socket) and ``ps`` (the daemon).
+ARP sysctls (one read of /proc/sys; ``host.sysctl`` is one command per key), which candidate CNI binaries are
+executable files (``test -f`` and ``test -x``, as testinfra's ``host.file`` asks them) and, where a NAD uses dhcp,
+the process list. Only a dhcp daemon's socket costs one more command (``host.file``), per daemon found.
 Facts are collected once per node and judged by :mod:`netattest.nodes.checks`; they are also the node side of the
 evidence (``nodes.json``).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import shlex
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -154,24 +156,49 @@ def parse_arp_sysctls(text: str) -> dict[tuple[str, str], int]:
     return values
 
 
-def _find_binary(host: Any, root: str, bin_dirs: Iterable[str], binary: str) -> str | None:
-    for directory in bin_dirs:
-        path = posixpath.join(root + directory, binary) if root else posixpath.join(directory, binary)
-        candidate = host.file(path)
-        if candidate.is_file and candidate.is_executable:
-            return posixpath.join(directory, binary)
-    return None
+SECTION = "--- netattest:"  # marks where each part of the facts script's output begins
+PS = "ps -ww -eo pid=,comm=,args="  # -ww: never cut the arguments
 
 
-def _dhcp_daemons(host: Any, root: str) -> tuple[DhcpDaemon, ...]:
-    """The CNI dhcp daemons running on the node. Read with a plain ``ps -eo pid=,comm=,args=`` rather than
-    testinfra's ``host.process``, which asks ps for start times and fails where the kernel reports no boot time
-    (user-mode Linux, some containers)."""
+def facts_script(candidates: Iterable[str], ps: bool) -> str:
+    """The one command that reads a node's facts: sections ``links``, ``arp``, ``binaries`` (the ``candidates``
+    that are executable files) and, when ``ps``, ``ps``. A failing read ends it with that read's status."""
+    q = shlex.quote
+    parts = ['PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"',  # ip is in sbin, which a non-login PATH may lack
+             f"echo {q(SECTION + 'links')}", "ip -d -j addr show || exit",
+             f"echo {q(SECTION + 'arp')}", f"{ARP_SYSCTLS} || exit",
+             f"echo {q(SECTION + 'binaries')}"]
+    names = " ".join(q(c) for c in candidates)
+    if names:
+        parts.append(f'for f in {names}; do if [ -f "$f" ] && [ -x "$f" ]; then echo "$f"; fi; done')
+    if ps:
+        parts += [f"echo {q(SECTION + 'ps')}", f"{PS} || exit"]
+    return "; ".join(parts)
+
+
+def split_sections(text: str) -> dict[str, str]:
+    """The facts script's output, by section."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in text.splitlines():
+        if line.startswith(SECTION):
+            current = sections.setdefault(line[len(SECTION):].strip(), [])
+        else:
+            current.append(line)
+    return {name: "\n".join(lines) for name, lines in sections.items()}
+
+
+def _binary_paths(root: str, bin_dirs: Iterable[str], binaries: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """Per binary, (path to test, path to report) in each bin dir, in the dirs' order."""
+    return {binary: [(posixpath.join(root + directory, binary) if root else posixpath.join(directory, binary),
+                      posixpath.join(directory, binary)) for directory in bin_dirs] for binary in binaries}
+
+
+def _dhcp_daemons(host: Any, root: str, listing: str) -> tuple[DhcpDaemon, ...]:
+    """The CNI dhcp daemons in a plain ``ps -eo pid=,comm=,args=`` listing (testinfra's ``host.process`` asks ps
+    for start times and fails where the kernel reports no boot time: user-mode Linux, some containers)."""
     daemons = []
-    listing = host.run("ps -ww -eo pid=,comm=,args=")  # -ww: never cut the arguments
-    if listing.rc != 0:
-        raise RuntimeError(f"ps failed: {listing.stderr.strip()}")
-    for line in listing.stdout.splitlines():
+    for line in listing.splitlines():
         fields = line.split(None, 2)
         if len(fields) < 3 or fields[1] != "dhcp":
             continue
@@ -191,9 +218,13 @@ def gather(host: Any, node: str, *, access: str, bin_dirs: Iterable[str], binari
     """Read one node's facts through testinfra ``host``; ``binaries`` are looked up in ``bin_dirs``."""
     started = time.monotonic()
     bin_dirs = tuple(bin_dirs)
+    candidates = _binary_paths(root, bin_dirs, binaries)
     try:
-        details = parse_links(host.check_output("%s -d -j addr show", host.find_command("ip")))
-        arp = parse_arp_sysctls(host.check_output(ARP_SYSCTLS))
+        sections = split_sections(host.check_output(facts_script(
+            [tested for paths in candidates.values() for tested, _ in paths], dhcp)))
+        details = parse_links(sections.get("links", ""))
+        arp = parse_arp_sysctls(sections.get("arp", ""))
+        found = set(sections.get("binaries", "").splitlines())
         links = {}
         for name, detail in details.items():
             addresses = [a["local"] for a in detail.get("addr_info") or () if a.get("local")]
@@ -204,8 +235,9 @@ def gather(host: Any, node: str, *, access: str, bin_dirs: Iterable[str], binari
             arp_all=(arp.get(("all", "arp_ignore")), arp.get(("all", "arp_announce"))),
             arp_default=(arp.get(("default", "arp_ignore")), arp.get(("default", "arp_announce"))),
             bin_dirs=bin_dirs,
-            binaries={binary: _find_binary(host, root, bin_dirs, binary) for binary in binaries},
-            dhcp_daemons=_dhcp_daemons(host, root) if dhcp else (),
+            binaries={binary: next((shown for tested, shown in paths if tested in found), None)
+                      for binary, paths in candidates.items()},
+            dhcp_daemons=_dhcp_daemons(host, root, sections.get("ps", "")) if dhcp else (),
             collected_at=time.time())
     except (AssertionError, ValueError, NotImplementedError, RuntimeError) as exc:
         # testinfra's check_output/run_expect raise AssertionError on a failing command

@@ -112,7 +112,8 @@ def stats_from_wire(data: dict[str, Any]) -> WindowStats:
                        frames_received=int(data["frames_received"]), kernel_drops=int(data["kernel_drops"]),
                        duration_s=float(data["duration_s"]), socket_errors=list(data.get("socket_errors", [])),
                        rounds=int(data.get("rounds", 0)), heard=[heard_from_wire(h) for h in data.get("heard", [])],
-                       listening=dict(data.get("listening") or {}))
+                       listening=dict(data.get("listening") or {}),
+                       setup_s=float(data.get("setup_s", 0.0)))
 
 
 # --- the agent ---------------------------------------------------------------------------------------------------
@@ -129,11 +130,11 @@ class Agent:
     def warm_up(self) -> None:
         """Import scapy now, so the first probe window does not pay for it (about 1 s natively)."""
         try:
-            import scapy  # noqa: F401
+            import scapy
             from scapy.layers.l2 import ARP  # noqa: F401
 
             self.scapy = str(getattr(scapy, "VERSION", "") or "unknown")
-        except Exception as exc:  # ImportError, or a broken install
+        except Exception as exc:  # noqa: BLE001 - ImportError, or a broken install: the agent says so
             self.scapy_error = f"scapy cannot be imported: {type(exc).__name__}: {exc}"
 
     def send(self, message: dict[str, Any]) -> None:
@@ -218,7 +219,7 @@ class Agent:
                 try:
                     request = json.loads(line)
                     if not isinstance(request, dict):
-                        raise ValueError("a request is a JSON object")
+                        raise ValueError("a request is a JSON object")  # noqa: TRY004 - a bad line
                 except ValueError as exc:
                     self.send({"id": None, "ok": False, "error": f"bad request line: {exc}"})
                     continue
@@ -226,7 +227,7 @@ class Agent:
                 try:
                     reply = self.handle(request)
                     self.send({"id": rid, "ok": True, **reply})
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - one bad request must not stop the agent
                     if not isinstance(exc, (ValueError, KeyError, TypeError)):
                         traceback.print_exc(file=sys.stderr)
                     self.send({"id": rid, "ok": False, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]})

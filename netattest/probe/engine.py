@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import time
 from collections.abc import Sequence
 
 from netattest.probe.frames import BPF_CODE, Template, build_template
@@ -170,6 +171,7 @@ class ProbeEngine:
         window.build_frames()
         window.prepare()
         pending = send_order(probes, [i for i in range(len(probes)) if window.sock_of[i] is not None])
+        setup_s = time.perf_counter() - window.t_start
         for round_no in range(1, self.retries + 2):
             if not pending:
                 break
@@ -179,4 +181,6 @@ class ProbeEngine:
             last_silent_send = window.send_round(pending)
             window.await_answers(pending, self.timeout if round_no == 1 else self.retry_timeout, last_silent_send)
             pending = window.still_unanswered(pending)
-        return window.results()
+        results, stats = window.results()
+        stats.setup_s = setup_s
+        return results, stats

@@ -141,13 +141,19 @@ class WindowStats:
     frames_sent: int
     frames_received: int  # frames read from the sockets (after the kernel filter), matched or not
     kernel_drops: int  # PACKET_STATISTICS tp_drops summed over the run's probe sockets
-    duration_s: float
+    duration_s: float  # the whole window: setup, then sending and listening
     socket_errors: list[str] = field(default_factory=list)
     rounds: int = 0  # send rounds actually run (1 + retries used)
     #: what the window's listeners heard (empty without listeners)
     heard: list[Heard] = field(default_factory=list)
     #: listener id -> "" when it listened the whole window, else why it could not (not opened, errors, drops)
     listening: dict[str, str] = field(default_factory=dict)
+    setup_s: float = 0.0  # of ``duration_s``, before the first frame left: sockets opened, frames built
+
+    @property
+    def listen_s(self) -> float:
+        """From the first frame sent to the end of the window: what the probe timeout bounds."""
+        return max(0.0, self.duration_s - self.setup_s)
 
     @property
     def trustworthy(self) -> bool:

@@ -10,6 +10,7 @@ setup / probe / verdict steps themselves, so what a test asserts stays visible i
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,6 +20,7 @@ import yaml
 from allure_commons import plugin_manager
 from allure_commons.model2 import Attachment, ExecutableItem
 
+from netattest import spawn
 from netattest.annotations import NETWORK_STATUS_ANNOTATION, render_network_status
 from netattest.inventory import Inventory, PodView
 from netattest.manifests import NAD_API_VERSION, nad_cni_config, pod_manifest
@@ -48,16 +50,40 @@ def _yaml(docs: Iterable[Any]) -> str:
     return yaml.dump_all(list(docs), Dumper=_BlockDumper, sort_keys=False)
 
 
-def ip_addr_inside(view: PodView) -> str:
-    """``ip -d addr`` inside the pod, as text (lab: the pod's namespace)."""
-    if not view.netns:
-        return f"(not collected: pod {view.label} has no network namespace on this target: {view.reason or ''})\n"
+POD_MARK = "--- netattest pod "  # starts the part of the shell's output that belongs to one pod
+
+
+def ip_addr_inside(views: Iterable[PodView]) -> dict[str, str]:
+    """``ip -d addr`` inside each pod, as text by pod key (lab: the pods' namespaces). One shell runs them all: a
+    process started by the harness costs ~0.1 s inside the kernel sandbox, one started by a small shell a third."""
+    texts: dict[str, str] = {}
+    reachable = []
+    for view in views:
+        if view.netns:
+            reachable.append(view)
+        else:
+            texts[view.key] = (f"(not collected: pod {view.label} has no network namespace on this target: "
+                               f"{view.reason or ''})\n")
+    if not reachable:
+        return texts
+    q = shlex.quote
+    script = "; ".join(f"echo {q(POD_MARK + view.key)}; ip -d -n {q(str(view.netns))} addr show 2>&1"
+                       for view in reachable)
     try:
-        proc = subprocess.run(["ip", "-d", "-n", view.netns, "addr", "show"], capture_output=True, text=True,
-                              timeout=20, check=False)
+        out = spawn.run(["/bin/sh", "-c", script], text=True, timeout=20 + len(reachable)).stdout
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"(ip -d addr failed: {exc})\n"
-    return f"$ ip -d addr   # inside pod {view.key} on {view.node}\n{proc.stdout}{proc.stderr}"
+        return {**texts, **{view.key: f"(ip -d addr failed: {exc})\n" for view in reachable}}
+    parts: dict[str, list[str]] = {}
+    lines: list[str] = []
+    for line in out.splitlines(keepends=True):
+        if line.startswith(POD_MARK):
+            lines = parts.setdefault(line[len(POD_MARK):].rstrip("\n"), [])
+        else:
+            lines.append(line)
+    for view in reachable:
+        shown = "".join(parts.get(view.key, []))
+        texts[view.key] = f"$ ip -d addr   # inside pod {view.key} on {view.node}\n{shown}"
+    return texts
 
 
 def nad_as_applied(view: PodView) -> list[dict[str, Any]]:
@@ -235,6 +261,7 @@ class EvidenceKit:
         inventory = self._inventory()
         if inventory is None or self.pod_evidence:
             return self.pod_evidence
+        ip_addr = ip_addr_inside(inventory.pods)
         for view in inventory.pods:
             pod = next((p for p in self.topology.pods if p.key == view.key), None)
             manifest = view.manifest or (pod_manifest(pod) if pod else {})
@@ -243,7 +270,7 @@ class EvidenceKit:
                 "nad_as_applied": self.scrubber.text(_yaml(nad_as_applied(view))) if view.attachments else "",
                 "pod_manifest": self.scrubber.text(_yaml([manifest])),
                 "network_status": self._network_status(view),
-                "ip_addr": self.scrubber.text(ip_addr_inside(view)),
+                "ip_addr": self.scrubber.text(ip_addr[view.key]),
             }
         return self.pod_evidence
 
