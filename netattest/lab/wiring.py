@@ -99,6 +99,13 @@ class Namespace:
         write_sysctls(name, {**QUIET_SYSCTLS, **(sysctls or {})})
         return ns
 
+    @classmethod
+    def open(cls, name: str) -> "Namespace":
+        """A handle on an existing namespace of this run (an adopted, kept lab)."""
+        with in_netns(name):
+            handle = IPRoute()
+        return cls(name, handle)
+
     def index(self, ifname: str) -> int:
         found = self.ipr.link_lookup(ifname=ifname)
         if not found:
