@@ -345,7 +345,7 @@ class Lab:
         pod, node = record.pod, str(record.node)
         node_ns = netns_name(self.run_id, "node", node)
         if node not in self._node_nics:
-            self._node_nics[node] = read_interfaces(self._namespaces[node_ns].ipr)
+            self._node_nics[node] = read_interfaces(node_ns)
         node_nics = self._node_nics[node]
         record.manifest = pod_manifest(self._drifted_pod(pod))
         annotation = record.manifest["metadata"]["annotations"].get(NETWORKS_ANNOTATION, "")
@@ -445,15 +445,15 @@ class Lab:
         if bridges:  # read as the cluster target reads it, by the agent's netlink reader
             with in_netns(netns):
                 ports = [BridgePort.from_wire(p) for p in read_bridge_ports()]
-        return NodeView(name, labels, read_interfaces(self._namespaces[netns].ipr), netns, ports)
+        return NodeView(name, labels, read_interfaces(netns), netns, ports)
 
     def _pod_view(self, record: PodRecord) -> PodView:
         interfaces: dict[str, InterfaceView] = {}
         routes: list[str] = []
         sysctls: dict[str, str] = {}
         if record.netns:
-            interfaces = read_interfaces(self._namespaces[record.netns].ipr)
-            routes = read_routes(self._namespaces[record.netns].ipr)
+            interfaces = read_interfaces(record.netns)
+            routes = read_routes(record.netns)
             names = [k for a in record.attachments if a.attachment.tuning for k in a.attachment.tuning.sysctl]
             if names:
                 with in_netns(record.netns):
@@ -479,7 +479,7 @@ class Lab:
 
     def _host_view(self, name: str, role: str, network: str, ifname: str, kind: str) -> HostView:
         ns = self._namespaces[netns_name(self.run_id, role, name)]
-        return HostView(name, network, read_interfaces(ns.ipr)[ifname], kind, ns.name)
+        return HostView(name, network, read_interfaces(ns.name)[ifname], kind, ns.name)
 
     def _notes(self) -> list[str]:
         drift = self.topology.lab.drift
