@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 from netattest.errors import NetattestError
-from netattest.lab.gc import KEPT_FILE
 from netattest.lab.lab import Lab, teardown_run
-from netattest.lab.state import known_runs
+from netattest.lab.state import KEPT_FILE, known_runs
 from netattest.options import DEFAULT_TOPOLOGY, TOPOLOGY_HELP
 from netattest.serialize import to_jsonable
 from netattest.topology import load_topology, resolve_topology
@@ -44,12 +42,12 @@ def _up(args: argparse.Namespace) -> int:
     inventory = lab.up()
     try:
         lab.run_dir.write_json(INVENTORY_FILE, to_jsonable(inventory))
-        lab.run_dir.write_json(KEPT_FILE, {"kept_at": time.time()})
+        lab.keep()
     except BaseException:
         lab.down()
         raise
-    print(f"lab {lab.run_id} is up (topology {topology.name}); remove it with: netattest lab down --run-id "
-          f"{lab.run_id}")
+    print(f"lab {lab.run_id} is up (topology {topology.name}); check it again with: netattest run --topology "
+          f"{args.topology} --lab {lab.run_id}; remove it with: netattest lab down --run-id {lab.run_id}")
     for pod in inventory.pods:
         ifaces = ", ".join(f"{i.name} {','.join(i.addresses)} {i.mac}" for i in pod.interfaces.values()
                            if i.name != "lo")

@@ -34,8 +34,8 @@ def round_trip(call: cni.CniCall, result: dict[str, Any], device: str, before: I
         cni.cni_del(call, result)
     except CniError as exc:
         note = f"CNI DEL failed: {exc}"
-    on_node = read_interfaces(node_ipr).get(device)
-    left = tuple(sorted(n for n in read_interfaces(pod_ipr) if n not in ("lo", "eth0")))
+    on_node = read_interfaces(call.node_netns).get(device)
+    left = tuple(sorted(n for n in read_interfaces(call.pod_netns) if n not in ("lo", "eth0")))
     observed = DeviceRoundTrip(device, before.mac if before else "", on_node is not None,
                                on_node.mac if on_node else "", bool(on_node and on_node.up), left, note)
     if kept:

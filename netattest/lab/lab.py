@@ -12,16 +12,17 @@ import logging
 import os
 import shutil
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from ipaddress import IPv4Interface
 from pathlib import Path
 from typing import Any, Callable
 
 from pyroute2 import netns as pyroute_netns
 
-from netattest.annotations import (NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION, NetworkStatus,
-                                   parse_networks_annotation, render_network_status)
+from netattest.annotations import (NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION, parse_networks_annotation,
+                                   render_network_status)
 from netattest.lab.cni_status import network_status_from_cni_result
 from netattest.errors import CniError, LabError
 from netattest.inventory import (BridgePort, HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView)
@@ -30,9 +31,10 @@ from netattest.lab.capacity import backlog_drops, check_neighbour_capacity, rx_d
 from netattest.lab.links import host_side, read_interfaces, read_routes, retag_bridge_port, set_default_route
 from netattest.lab.multus import multus_refusal
 from netattest.lab.nsenter import in_netns, write_sysctls
-from netattest.lab.state import STATE_ROOT, RunDir
+from netattest.lab.state import KEPT_FILE, STATE_ROOT, RunDir, known_runs
 from netattest.lab.wiring import NODE_SYSCTLS, Fabric, Namespace, remove_namespace
 from netattest.lab.nads import WHEREABOUTS_NOTE, NadStore
+from netattest.lab.pod_records import POD_RECORDS, PodRecord, record_from_json
 from netattest.manifests import runtime_config
 from netattest.probe.readers import read_bridge_ports, read_sysctls
 from netattest.manifests import pod_manifest
@@ -47,21 +49,8 @@ IPVLAN_DHCP_NOTE = ("ipvlan children share their master's MAC, so a DHCP server 
                     "replies (ipvlan cannot deliver a unicast reply to an address not yet configured); each pod "
                     "is expected to hold its own lease")
 Progress = Callable[[str], None]
-POD_RECORDS = "pods"
 #: Roles in teardown order: pods first so CNI DEL still finds their node namespaces.
 TEARDOWN_ORDER = ("pod", "imp", "leak", "rtr", "ext", "node", "fabric")
-
-
-@dataclass
-class _PodRecord:
-    pod: Pod
-    node: str | None
-    netns: str | None
-    reason: str | None
-    calls: list[dict[str, object]]
-    attachments: list[PodAttachment]
-    statuses: list[NetworkStatus]
-    manifest: dict[str, Any] = field(default_factory=dict)
 
 
 class Lab:
@@ -74,10 +63,11 @@ class Lab:
         self.run_dir = RunDir(self.run_id, state_root)
         self.progress = progress or (lambda message: None)
         self._namespaces: dict[str, Namespace] = {}
-        self._pods: list[_PodRecord] = []
+        self._pods: list[PodRecord] = []
         self._node_nics: dict[str, dict[str, InterfaceView]] = {}  # masters do not change while pods attach
         self.nads = NadStore(topology)
         self._built = False
+        self._adopted = False  # adopted from a kept lab (--lab): never torn down by this process
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def __enter__(self) -> "Lab":
@@ -120,8 +110,80 @@ class Lab:
             raise
         return self.inventory()
 
+    def keep(self) -> None:
+        """Leave the lab running on purpose: ``gc`` spares it, and ``netattest run --lab RUN_ID`` can adopt it."""
+        source = Path(self.topology.source)
+        self.run_dir.write_json(KEPT_FILE, {"kept_at": time.time(),
+                                            "topology": str(source.absolute()) if source.exists() else str(source),
+                                            "topology_sha256": self.topology.sha256, "name": self.topology.name})
+
+    @classmethod
+    def adopt(cls, run_id: str, topology: Topology, *, progress: Progress | None = None,
+              state_root=STATE_ROOT) -> "Lab":
+        """The kept lab ``run_id`` (``netattest lab up`` or a run with ``--keep``), as the process that built it
+        knew it: its namespaces opened, its pods' records read back. Nothing is built; :meth:`release` lets it go
+        again without tearing it down. Everything live is read from the namespaces when reported, so a hand edit
+        (a NIC taken down, a route added) shows."""
+        lab = cls(topology, run_id, progress=progress, state_root=state_root)
+        kept = lab.run_dir.read_json(KEPT_FILE)
+        owner = lab.run_dir.owner()
+        if not isinstance(kept, dict) or owner is None:
+            known = ", ".join(r.run_id for r in known_runs(state_root) if (r.path / KEPT_FILE).exists()) or "none"
+            raise LabError(f"--lab {run_id}: no kept lab with that run id on this machine (kept labs: {known}). "
+                           "Fix: keep one with 'netattest lab up --topology FILE' or 'netattest run --keep', and "
+                           "pass the run id it prints")
+        if owner.alive() and owner.pid != os.getpid():
+            raise LabError(f"--lab {run_id}: the lab is still being built or used by process {owner.pid}. Fix: wait "
+                           "for it to finish, or pick another kept lab ('netattest lab status')")
+        if kept.get("topology_sha256") != topology.sha256:
+            raise LabError(f"--lab {run_id}: the lab was built from {kept.get('topology')} "
+                           f"(topology {kept.get('name')}, sha256 {str(kept.get('topology_sha256'))[:12]}), not from "
+                           f"{topology.source} (sha256 {topology.sha256[:12]}): its expectations would not describe "
+                           f"it. Fix: pass --topology {kept.get('topology')}, or build a lab from this file")
+        missing = [n for n in lab._expected_namespaces() if n not in set(run_namespaces(run_id))]
+        if missing:
+            raise LabError(f"--lab {run_id}: namespaces of the kept lab are gone ({', '.join(missing[:5])}"
+                           f"{' ...' if len(missing) > 5 else ''}); it cannot be checked as built. Fix: remove it "
+                           f"with 'netattest lab down --run-id {run_id}' and keep a new one")
+        for name in run_namespaces(run_id):
+            lab._namespaces[name] = Namespace.open(name)
+        records_dir = lab.run_dir.path / POD_RECORDS
+        for path in sorted(records_dir.glob("*.json")) if records_dir.is_dir() else []:
+            data = lab.run_dir.read_json(f"{POD_RECORDS}/{path.name}")
+            try:
+                lab._pods.append(record_from_json(data, topology))  # type: ignore[arg-type]
+            except (KeyError, TypeError, ValueError) as exc:
+                lab.release()
+                raise LabError(f"--lab {run_id}: the record {path} does not fit topology {topology.name} "
+                               f"({type(exc).__name__}: {exc}); the lab was built by another version of netattest. "
+                               f"Fix: 'netattest lab down --run-id {run_id}' and keep a new one") from None
+        order = {p.key: n for n, p in enumerate(topology.pods)}
+        lab._pods.sort(key=lambda r: order.get(r.pod.key, len(order)))
+        lab._built = lab._adopted = True
+        return lab
+
+    def _expected_namespaces(self) -> list[str]:
+        """The node and pod namespaces a lab of this topology has (hosts vary with drift; nodes and pods do not)."""
+        names = [netns_name(self.run_id, "node", n.name) for n in self.topology.nodes]
+        records_dir = self.run_dir.path / POD_RECORDS
+        for path in sorted(records_dir.glob("*.json")) if records_dir.is_dir() else []:
+            data = self.run_dir.read_json(f"{POD_RECORDS}/{path.name}")
+            if isinstance(data, dict) and data.get("netns"):
+                names.append(str(data["netns"]))
+        return names
+
+    def release(self) -> None:
+        """Close this process's handles on an adopted lab and leave the lab running."""
+        for ns in self._namespaces.values():
+            ns.close()
+        self._namespaces.clear()
+        self._built = False
+
     def down(self) -> list[str]:
         """Tear everything down; returns problems met on the way (teardown never stops half-way)."""
+        if self._adopted:
+            raise LabError(f"lab {self.run_id} was adopted (--lab): it is not this run's to tear down. Fix: "
+                           f"'netattest lab down --run-id {self.run_id}'")
         # A second Ctrl-C or SIGTERM must not cut teardown short: hold them until it is done (they are delivered
         # right after, so the session still stops), instead of leaving half a lab for gc.
         held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
@@ -177,6 +239,10 @@ class Lab:
             gateway = self._gateway_for(node.nics)
             if gateway:
                 ns.add_default_route(gateway)
+            for ref in self.topology.lab.drift.nic_down:  # lab drift: a NIC taken down by hand
+                owner, _, nic_name = ref.partition("/")
+                if owner == node.name:
+                    ns.ipr.link("set", index=ns.index(nic_name), state="down")
 
     def _gateway_for(self, nics) -> str | None:
         for nic in nics:
@@ -257,15 +323,13 @@ class Lab:
             self.progress(f"pod {number}/{len(self.topology.pods)} {pod.key}")
             node = placement[pod.key]
             reason = None if node else no_node_reason(self.topology, pod)
-            record = _PodRecord(pod, node, None, reason, [], [], [])
+            record = PodRecord(pod, node, None, reason, [], [], [])
             self._pods.append(record)
-            if node is None:
-                continue
-            pod_ns = self._ns("pod", f"{pod.namespace}.{pod.name}")
-            record.netns = pod_ns.name
-            self._attach(record, pod_ns)
-            self.run_dir.write_json(f"{POD_RECORDS}/{pod.namespace}.{pod.name}.json",
-                                    {"node": node, "netns": pod_ns.name, "calls": record.calls})
+            if node is not None:
+                pod_ns = self._ns("pod", f"{pod.namespace}.{pod.name}")
+                record.netns = pod_ns.name
+                self._attach(record, pod_ns)
+            self.run_dir.write_json(record.file_name, record.to_json())
 
     def _drifted_pod(self, pod: Pod) -> Pod:
         """The pod as the lab creates it: lab drift may give it other addresses than the topology expects."""
@@ -274,14 +338,14 @@ class Lab:
                          if f"{pod.name}/{net.interface}" in drift else net for net in pod.networks)
         return replace(pod, networks=networks)
 
-    def _attach(self, record: _PodRecord, pod_ns: Namespace) -> None:
+    def _attach(self, record: PodRecord, pod_ns: Namespace) -> None:
         """Attach the networks of the pod's annotation the way Multus does: parse the annotation, look up each NAD
         (namespace isolation first), run its plugins in order, stop at the first failure (the pod sandbox then
         never starts), then apply a ``default-route`` request."""
         pod, node = record.pod, str(record.node)
         node_ns = netns_name(self.run_id, "node", node)
         if node not in self._node_nics:
-            self._node_nics[node] = read_interfaces(self._namespaces[node_ns].ipr)
+            self._node_nics[node] = read_interfaces(node_ns)
         node_nics = self._node_nics[node]
         record.manifest = pod_manifest(self._drifted_pod(pod))
         annotation = record.manifest["metadata"]["annotations"].get(NETWORKS_ANNOTATION, "")
@@ -318,7 +382,8 @@ class Lab:
                 record.attachments.append(replace(view, error=str(exc)))
                 return
             record.calls.append({"config": config, "node_netns": node_ns, "pod_netns": pod_ns.name,
-                                 "ifname": call.ifname, "container_id": call.container_id, "result": result})
+                                 "ifname": call.ifname, "container_id": call.container_id, "result": result,
+                                 "nad": nad.attachment.key})
             record.attachments.append(view)
             record.statuses.append(network_status_from_cni_result(nad.attachment.key, call.ifname, result))
         for selection in selections:
@@ -328,7 +393,7 @@ class Lab:
             record.manifest["metadata"]["annotations"][NETWORK_STATUS_ANNOTATION] = \
                 render_network_status(record.statuses)
 
-    def _after_add(self, record: _PodRecord, call: cni.CniCall, result: dict[str, Any], view: PodAttachment,
+    def _after_add(self, record: PodRecord, call: cni.CniCall, result: dict[str, Any], view: PodAttachment,
                    pod_ns: Namespace) -> tuple[dict[str, Any], PodAttachment]:
         """What follows a successful ADD: the host-device round trip (DEL, look, ADD), the bridge port's lab drift;
         returns the result in force and the attachment as observed."""
@@ -380,15 +445,15 @@ class Lab:
         if bridges:  # read as the cluster target reads it, by the agent's netlink reader
             with in_netns(netns):
                 ports = [BridgePort.from_wire(p) for p in read_bridge_ports()]
-        return NodeView(name, labels, read_interfaces(self._namespaces[netns].ipr), netns, ports)
+        return NodeView(name, labels, read_interfaces(netns), netns, ports)
 
-    def _pod_view(self, record: _PodRecord) -> PodView:
+    def _pod_view(self, record: PodRecord) -> PodView:
         interfaces: dict[str, InterfaceView] = {}
         routes: list[str] = []
         sysctls: dict[str, str] = {}
         if record.netns:
-            interfaces = read_interfaces(self._namespaces[record.netns].ipr)
-            routes = read_routes(self._namespaces[record.netns].ipr)
+            interfaces = read_interfaces(record.netns)
+            routes = read_routes(record.netns)
             names = [k for a in record.attachments if a.attachment.tuning for k in a.attachment.tuning.sysctl]
             if names:
                 with in_netns(record.netns):
@@ -414,7 +479,7 @@ class Lab:
 
     def _host_view(self, name: str, role: str, network: str, ifname: str, kind: str) -> HostView:
         ns = self._namespaces[netns_name(self.run_id, role, name)]
-        return HostView(name, network, read_interfaces(ns.ipr)[ifname], kind, ns.name)
+        return HostView(name, network, read_interfaces(ns.name)[ifname], kind, ns.name)
 
     def _notes(self) -> list[str]:
         drift = self.topology.lab.drift

@@ -17,6 +17,8 @@ from pathlib import Path
 
 STATE_ROOT = Path(os.environ.get("NETATTEST_STATE_ROOT", "/run/netattest"))
 OWNER_FILE = "owner.json"
+#: a lab kept on purpose (netattest lab up, or a run with --keep): gc spares it, --lab adopts it
+KEPT_FILE = "kept.json"
 
 
 def process_start_time(pid: int) -> int | None:

@@ -14,6 +14,8 @@ import ctypes
 import errno
 import os
 import signal
+import socket
+import struct
 import threading
 
 from pyroute2 import IPRoute
@@ -78,26 +80,55 @@ NODE_SYSCTLS = {
 }
 
 
+RTM_NEWLINK, NLM_F_REQUEST, NLM_F_ACK, NLMSG_ERROR = 16, 0x1, 0x4, 2
+LOOPBACK_INDEX, IFF_UP = 1, 0x1  # a new namespace's lo is always ifindex 1
+
+
+def set_loopback_up() -> None:
+    """``ip link set lo up`` in the calling thread's namespace, as one netlink request (no pyroute2 handle)."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0) as sock:
+        sock.bind((0, 0))
+        body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, LOOPBACK_INDEX, IFF_UP, IFF_UP)
+        sock.send(struct.pack("=LHHLL", 16 + len(body), RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, 1, 0) + body)
+        reply = sock.recv(4096)
+    kind = struct.unpack_from("=H", reply, 4)[0]
+    code = struct.unpack_from("=i", reply, 16)[0] if kind == NLMSG_ERROR else 0
+    if code:
+        raise OSError(-code, f"lo up: {os.strerror(-code)}")
+
+
 @dataclass
 class Namespace:
-    """A network namespace of this run with one open netlink handle.
+    """A network namespace of this run, with a netlink handle opened on first use.
 
     The handle is a plain IPRoute opened while the thread is inside the namespace (a netlink socket stays bound
-    to the namespace it was created in): 0.2 ms, against 6 ms for pyroute2's NetNS, which forks a helper.
+    to the namespace it was created in): 0.2 ms, against 6 ms for pyroute2's NetNS, which forks a helper. Most pod
+    namespaces never need one (the plugins configure them, the stdlib reader reads them), so it is not opened
+    until something edits the namespace.
     """
 
     name: str
-    ipr: Any = field(default=None, repr=False)
+    _ipr: Any = field(default=None, repr=False)
 
     @classmethod
     def create(cls, name: str, sysctls: dict[str, str] | None = None) -> "Namespace":
         create_netns(name)
         with in_netns(name):
-            handle = IPRoute()
-        ns = cls(name, handle)
-        ns.link_up("lo")
+            set_loopback_up()
         write_sysctls(name, {**QUIET_SYSCTLS, **(sysctls or {})})
-        return ns
+        return cls(name)
+
+    @classmethod
+    def open(cls, name: str) -> "Namespace":
+        """A handle on an existing namespace of this run (an adopted, kept lab)."""
+        return cls(name)
+
+    @property
+    def ipr(self) -> Any:
+        if self._ipr is None:
+            with in_netns(self.name):
+                self._ipr = IPRoute()
+        return self._ipr
 
     def index(self, ifname: str) -> int:
         found = self.ipr.link_lookup(ifname=ifname)
@@ -125,9 +156,9 @@ class Namespace:
         self.ipr.route("add", dst="0.0.0.0/0", gateway=gateway)
 
     def close(self) -> None:
-        if self.ipr is not None:
-            self.ipr.close()
-            self.ipr = None
+        if self._ipr is not None:
+            self._ipr.close()
+            self._ipr = None
 
 
 class Fabric:

@@ -58,7 +58,12 @@ def write_verdict(run_dir: Path, verdict: dict[str, Any]) -> Path:
     return _write(run_dir, record)
 
 
-def verdict_of(outcomes: dict[str, dict[str, str]], *, stopped: bool) -> dict[str, Any]:
+#: what a failed pre-flight stops the run before: a fresh lab or cluster has no pod yet; a kept lab (--lab) has its
+#: pods, which stay as they are, and no probe is sent
+BEFORE_PODS, BEFORE_PROBES = "any pod was created", "any probe was sent (the kept lab's pods stay as they are)"
+
+
+def verdict_of(outcomes: dict[str, dict[str, str]], *, stopped: bool, before: str = BEFORE_PODS) -> dict[str, Any]:
     """``outcomes``: test id -> {node, status, reason}; the verdict names each unfit node and why."""
     unfit: dict[str, list[str]] = {}
     broken: dict[str, list[str]] = {}
@@ -70,8 +75,8 @@ def verdict_of(outcomes: dict[str, dict[str, str]], *, stopped: bool) -> dict[st
     status = "unfit" if unfit else "broken" if broken else "fit"
     counts = {s: sum(1 for o in outcomes.values() if o["status"] == s) for s in ("passed", "failed", "broken",
                                                                                  "skipped")}
-    return {"status": status, "stopped_run": stopped, "unfit_nodes": unfit, "unchecked_nodes": broken,
-            "checks": len(outcomes), "counts": counts}
+    return {"status": status, "stopped_run": stopped, **({"stopped_before": before} if stopped else {}),
+            "unfit_nodes": unfit, "unchecked_nodes": broken, "checks": len(outcomes), "counts": counts}
 
 
 def counts_text(verdict: dict[str, Any]) -> str:
@@ -97,6 +102,6 @@ def preflight_lines(run_dir: Path) -> list[str]:
                                            for n, r in sorted(verdict["unfit_nodes"].items())))
     if verdict["unchecked_nodes"]:
         parts.append("could not be checked: " + ", ".join(sorted(verdict["unchecked_nodes"])))
-    stop = ("the run stopped before any pod was created. Fix the nodes, or run anyway with --skip-preflight"
-            if verdict["stopped_run"] else "only the node checks were selected")
+    stop = (f"the run stopped before {verdict.get('stopped_before', BEFORE_PODS)}. Fix the nodes, or run anyway "
+            "with --skip-preflight" if verdict["stopped_run"] else "only the node checks were selected")
     return [f"  PRE-FLIGHT FAILED: nodes {'; '.join(parts)}", f"         {stop}; {where}"]

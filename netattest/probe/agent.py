@@ -128,10 +128,14 @@ class Agent:
         self.scapy_error = ""
 
     def warm_up(self) -> None:
-        """Import scapy now, so the first probe window does not pay for it (about 1 s natively)."""
+        """Import scapy and build the frame templates now, so the first probe window does not pay for it (about
+        1 s natively)."""
         try:
             import scapy
-            from scapy.layers.l2 import ARP  # noqa: F401
+
+            from netattest.probe.frames import warm_up as build_frame_templates
+
+            build_frame_templates()
 
             self.scapy = str(getattr(scapy, "VERSION", "") or "unknown")
         except Exception as exc:  # noqa: BLE001 - ImportError, or a broken install: the agent says so

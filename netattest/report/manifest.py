@@ -15,7 +15,6 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"

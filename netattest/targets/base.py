@@ -28,3 +28,7 @@ class Target(Protocol):
 
     def teardown(self) -> list[str]:
         """Remove everything this run created; returns problems met (never raises half-way)."""
+
+    def keep(self) -> str:
+        """Leave what this run built in place (``--keep``), marked so that gc spares it; returns how to check it
+        again and how to remove it, for the user."""

@@ -18,7 +18,8 @@ def make_target(config: pytest.Config, topology: Topology, run_id: str, *, timeo
     kind = config.getoption("target")
     if kind == "lab":
         from netattest.targets.lab import LabTarget
-        return LabTarget(topology, run_id, timeout=timeout, retries=retries, progress=progress, lab=nodes_only_lab)
+        return LabTarget(topology, run_id, timeout=timeout, retries=retries, progress=progress, lab=nodes_only_lab,
+                         kept=config.getoption("lab") or None)
     if kind == "kubernetes":
         from netattest.targets.kubernetes import KubernetesTarget, options_from_pytest
         return KubernetesTarget(topology, run_id, options=options_from_pytest(config), timeout=timeout,

@@ -14,15 +14,21 @@ class LabTarget:
     name = "lab"
 
     def __init__(self, topology: Topology, run_id: str | None = None, *, timeout: float = 1.0,
-                 retries: int = 2, progress: Progress | None = None, lab: Lab | None = None) -> None:
+                 retries: int = 2, progress: Progress | None = None, lab: Lab | None = None,
+                 kept: str | None = None) -> None:
         """``lab``: a lab already built up to its nodes (``Lab.up(stage="nodes")``, by the node pre-flight), which
-        deploy() completes with the pods."""
-        self.lab = lab if lab is not None else Lab(topology, run_id, progress=progress)
+        deploy() completes with the pods. ``kept``: the run id of a kept lab to adopt instead of building one
+        (``--lab``): nothing is built, and teardown leaves it running."""
+        self.topology, self.progress, self.kept = topology, progress, kept
+        self.lab = lab if lab is not None else Lab(topology, kept or run_id, progress=progress)
         self._nodes_built = lab is not None
         self.run_id = self.lab.run_id
         self.engine = ProbeEngine(timeout=timeout, retries=retries)
 
     def deploy(self) -> Inventory:
+        if self.kept:
+            self.lab = Lab.adopt(self.kept, self.topology, progress=self.progress)
+            return self.lab.inventory()
         return self.lab.attach_pods() if self._nodes_built else self.lab.up()
 
     def inventory(self) -> Inventory:
@@ -53,4 +59,15 @@ class LabTarget:
 
     def teardown(self) -> list[str]:
         self.engine.close()
+        if self.kept:
+            self.lab.release()
+            return []
         return self.lab.down()
+
+    def keep(self) -> str:
+        self.engine.close()
+        self.lab.keep()
+        self.lab.release()
+        return (f"lab {self.run_id} left running; check it again with 'netattest run --topology "
+                f"{self.topology.source} --lab {self.run_id}', remove it with 'netattest lab down --run-id "
+                f"{self.run_id}'")

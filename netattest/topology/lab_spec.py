@@ -104,7 +104,20 @@ class LabSection(BuilderBase):
                      for k, ref in enumerate(raw.get("hostDeviceKept", [])))
         dropped = tuple(self.find(path + ("dropChain", k), ref, self.attachments, "NAD").name
                         for k, ref in enumerate(raw.get("dropChain", [])))
-        return Drift(nad_plugin, pod_node, pod_ips, removed, routers, port_vlan, kept, dropped)
+        down = tuple(self.node_nic(path + ("nicDown", k), ref) for k, ref in enumerate(raw.get("nicDown", [])))
+        return Drift(nad_plugin, pod_node, pod_ips, removed, routers, port_vlan, kept, dropped, down)
+
+    def node_nic(self, path: Path, ref: str) -> str:
+        """``node/nic`` of a NIC the topology gives that node."""
+        node, slash, nic = ref.partition("/")
+        if not slash or not node or not nic:
+            self.fail(path, f"{_q(ref)} is not node/nic", "write it like node1/ens224")
+        if node not in self.nodes:
+            self.fail(path, f"unknown node {_q(node)}", _choose(node, list(self.nodes)))
+        nics = [n.name for n in self.nodes[node].nics]
+        if nic not in nics:
+            self.fail(path, f"node {node} has no NIC {_q(nic)}", _choose(nic, nics) if nics else "give it a NIC")
+        return ref
 
     def drift_key(self, path: Path, ref: str) -> str:
         """``pod/iface`` as the lab looks it up (bare pod name)."""

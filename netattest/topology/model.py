@@ -294,6 +294,7 @@ class Drift:
     bridge_port_vlan: Mapping[str, int] = field(default_factory=dict)  # "pod/iface" -> the tag its port really gets
     host_device_kept: tuple[str, ...] = ()  # "pod/iface": renamed in the pod, so CNI DEL cannot give it back
     drop_chain: tuple[str, ...] = ()  # NAD names applied without their chained plugins (tuning never runs)
+    nic_down: tuple[str, ...] = ()  # "node/nic": taken down after the node is built, as a hand edit would
 
     def any(self) -> bool:
         return any(bool(getattr(self, f.name)) for f in fields(self))

@@ -255,6 +255,7 @@ DRIFT = _obj(
         "hostDeviceKept": _list(_str("pod/iface", "pod-a/net1"),
                                 "host-device interfaces renamed in the pod, so CNI DEL cannot return them"),
         "dropChain": _list(_str("NAD name", "net1"), "NADs applied without their chained plugins"),
+        "nicDown": _list(_str("node/nic", "node1/ens224"), "node NICs taken down after the node is built"),
     }
 )
 

@@ -57,6 +57,17 @@ class Deployment(TargetState):
         fn()
         self.timings[name] = time.monotonic() - started
 
+    def keep(self) -> str:
+        """``--keep``: the agents end (their exec streams would hold the connection), the run's namespaces stay,
+        labelled with the run id and an expiry that ``netattest gc --target kubernetes`` honours."""
+        agents = list(self.agents.values()) + list(self.node_agents.values())
+        self.agents, self.node_agents = {}, {}
+        for agent in agents:
+            agent.close(timeout=2.0)
+        left = ", ".join(self.created_namespaces) or "nothing"
+        return (f"left what run {self.run_id} created ({left}); remove it with: netattest gc --target kubernetes "
+                f"--run-id {self.run_id}")
+
     def teardown(self) -> list[str]:
         """Remove everything this run created; returns the problems met (never raises half-way)."""
         problems: list[str] = []
