@@ -1,5 +1,5 @@
-"""Repository root conftest: makes the repo root importable (``fixtures``, ``netattest``) for every session.
+"""Repository root conftest: makes the repo root importable (``netattest``) for every session.
 
-The acceptance suites' plugins are wired in ``suites/conftest.py``, so they never apply to the harness's own
-tests in ``tests/``.
+The acceptance suites' plugins are wired in ``netattest/suites/conftest.py``, so they never apply to the harness's
+own tests in ``tests/``.
 """

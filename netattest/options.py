@@ -11,7 +11,9 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULT_TOPOLOGY = "topologies/restricted-vlan.yaml"
+DEFAULT_TOPOLOGY = "restricted-vlan"  # a shipped topology (netattest/topologies/), see resolve_topology
+TOPOLOGY_HELP = ("topology YAML file, or the name of a shipped topology ('netattest topologies' lists them; a "
+                 "file of that name in the current directory wins) (default: %(default)s)")
 CAPTURE_MODES = ("all", "failed", "none")
 GROUPS = {
     "selection": "what to run",
@@ -62,7 +64,7 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     # -- selection
-    Option(("--topology",), "selection", "topology YAML file (default: %(default)s)", DEFAULT_TOPOLOGY),
+    Option(("--topology",), "selection", TOPOLOGY_HELP, DEFAULT_TOPOLOGY),
     Option(("--target",), "selection", "where to run: the embedded lab (default) or a real cluster", "lab",
            choices=("lab", "kubernetes")),
     Option(("--run-id",), "selection", "run id, 8 hex digits (default: a new one)"),

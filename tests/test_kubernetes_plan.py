@@ -121,7 +121,7 @@ def test_shipped_rbac_is_minimal_and_covers_the_run() -> None:
 def test_the_lab_path_never_imports_the_kubernetes_client() -> None:
     code = ("import sys; import netattest.targets.factory, netattest.targets.kubernetes, netattest.k8s.pods, "
             "netattest.k8s.gc, netattest.k8s.validation, netattest.commands.render, netattest.discover, "
-            "fixtures.kubernetes; "
+            "netattest.plugin.kubernetes; "
             "print(sorted(m for m in sys.modules if m == 'kubernetes' or m.startswith('kubernetes.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -7,9 +7,9 @@ import argparse
 from netattest.errors import NetattestError
 from netattest.lab.lab import Lab, teardown_run
 from netattest.lab.state import KEPT_FILE, known_runs
-from netattest.options import DEFAULT_TOPOLOGY
+from netattest.options import DEFAULT_TOPOLOGY, TOPOLOGY_HELP
 from netattest.serialize import to_jsonable
-from netattest.topology import load_topology
+from netattest.topology import load_topology, resolve_topology
 
 NAME = "lab"
 HELP = "keep a lab running to inspect it"
@@ -18,7 +18,7 @@ HELP = "keep a lab running to inspect it"
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="lab_command", required=True)
     up = sub.add_parser("up", help="build the lab and leave it running")
-    up.add_argument("--topology", default=DEFAULT_TOPOLOGY, help="topology YAML file (default: %(default)s)")
+    up.add_argument("--topology", default=DEFAULT_TOPOLOGY, help=TOPOLOGY_HELP)
     up.add_argument("--run-id", default=None)
     down = sub.add_parser("down", help="remove a kept lab")
     down.add_argument("--run-id", default=None, help="which lab (default: every kept lab)")
@@ -37,7 +37,7 @@ INVENTORY_FILE = "inventory.json"
 
 
 def _up(args: argparse.Namespace) -> int:
-    topology = load_topology(args.topology)
+    topology = load_topology(resolve_topology(args.topology))
     lab = Lab(topology, args.run_id, progress=lambda message: print(f"  {message}", flush=True))
     inventory = lab.up()
     try:

@@ -7,15 +7,15 @@ import argparse
 import yaml
 
 from netattest.k8s.validation import KUBERNETES_SCHEMA_VERSION, validate_manifest
-from netattest.options import DEFAULT_TOPOLOGY
-from netattest.topology import load_topology
+from netattest.options import DEFAULT_TOPOLOGY, TOPOLOGY_HELP
+from netattest.topology import load_topology, resolve_topology
 
 NAME = "render"
 HELP = "print the manifests a run would apply"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--topology", default=DEFAULT_TOPOLOGY, help="topology YAML file (default: %(default)s)")
+    parser.add_argument("--topology", default=DEFAULT_TOPOLOGY, help=TOPOLOGY_HELP)
     parser.add_argument("--run-id", default=None, help="show the names a run with this id would use")
     parser.add_argument("--provision", default="direct", choices=("direct", "operator"))
     parser.add_argument("--probe-image", default=None)
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     """Print (and validate) what a cluster run applies: the Kubernetes target's own plan, not a copy of it."""
     from netattest.k8s.plan import ClusterOptions, ClusterPlan, default_probe_image
 
-    topology = load_topology(args.topology)
+    topology = load_topology(resolve_topology(args.topology))
     run_id = args.run_id or "00000000"
     options = ClusterOptions(provision=args.provision, probe_image=args.probe_image or default_probe_image(),
                              scc=args.scc, node_inventory=not args.no_node_inventory)

@@ -14,13 +14,12 @@ from pathlib import Path
 from netattest.errors import EXIT_BROKEN, NetattestError
 from netattest.nodes.report import preflight_lines
 from netattest.options import add_to_argparse, to_pytest_argv
+from netattest.paths import PACKAGE_DIR, PYTEST_INI, SUITES_DIR, child_pythonpath
 from netattest.runid import is_run_id, new_run_id
-from netattest.topology import load_topology
+from netattest.topology import load_topology, resolve_topology
 
 NAME = "run"
 HELP = "run the acceptance suites against a target and write the reports"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SUITES_DIR = REPO_ROOT / "suites"
 #: pytest plugins installed beside netattest that the suites never use; hypothesis's imports the whole library for
 #: its terminal summary (0.5 s natively, over a second inside the kernel sandbox)
 UNUSED_PLUGINS = ("hypothesispytest", "benchmark")
@@ -35,14 +34,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     select.add_argument("-v", "--verbose", action="store_true", help="list every check as it runs")
     select.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARG",
                         help="anything after -- goes to the pytest session as it is (e.g. -- --tb=short)")
-    parser.epilog = "Every option above also works with plain pytest on the suites (pytest suites/ --topology ...)."
+    parser.epilog = ("Every option above also works with plain pytest on the installed suites (pytest --pyargs "
+                     "netattest.suites --topology ...; in a checkout also pytest suites/ ...).")
 
 
 def pytest_argv(args: argparse.Namespace, run_id: str, reports_root: Path) -> list[str]:
+    """The suites of this very package, with its own pytest configuration: nothing is read from a checkout or from
+    the current directory's pytest configuration (rootdir is the package, so test ids read suites/test_*.py)."""
     given = argparse.Namespace(**{**vars(args), "run_id": run_id, "reports_dir": str(reports_root),
-                                  "topology": str(Path(args.topology).absolute())})
-    argv = [sys.executable, "-m", "pytest", str(SUITES_DIR), "--rootdir", str(REPO_ROOT),
-            "-c", str(REPO_ROOT / "pyproject.toml"), "-p", "no:cacheprovider",
+                                  "topology": str(resolve_topology(args.topology).absolute())})
+    argv = [sys.executable, "-m", "pytest", str(SUITES_DIR), "--rootdir", str(PACKAGE_DIR),
+            "-c", str(PYTEST_INI), "-p", "no:cacheprovider",
             *(arg for name in UNUSED_PLUGINS for arg in ("-p", f"no:{name}")), *to_pytest_argv(given),
             "--run-id", run_id, "--reports-dir", str(reports_root), "--topology", given.topology,
             "--tb=no", "--no-header", "-rN", "-v" if args.verbose else "-q"]
@@ -56,7 +58,7 @@ def pytest_argv(args: argparse.Namespace, run_id: str, reports_root: Path) -> li
 
 
 def run(args: argparse.Namespace) -> int:
-    load_topology(args.topology)  # a broken topology stops here, as one paragraph
+    load_topology(resolve_topology(args.topology))  # a broken topology stops here, as one paragraph
     run_id = args.run_id or new_run_id()
     if not is_run_id(run_id):
         raise NetattestError(f"--run-id {run_id!r}: a run id is 8 lowercase hex digits, e.g. 3fa2c901")
@@ -91,8 +93,7 @@ def gc_command(args: argparse.Namespace, run_id: str) -> str:
 def _run_forwarding_signals(argv: list[str]) -> int:
     """Run the session as a child; SIGTERM/SIGINT reach it, so it tears its lab down before we exit."""
     # Its own process group: a terminal's Ctrl-C reaches us only, and we forward it once (not twice).
-    child = subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-                             process_group=0)
+    child = subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": child_pythonpath()}, process_group=0)
 
     def forward(signum: int, _frame: object) -> None:
         child.send_signal(signum)

@@ -26,9 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netattest.errors import NetattestError
+from netattest.paths import checkout_root
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOLS_DIR = REPO_ROOT / ".tools" / "allure"
+
+def _tools_dir() -> Path:
+    """A checkout's project-local npm install (scripts/install.sh puts it there); an installed netattest has no
+    checkout around it and uses a per-user directory instead."""
+    root = checkout_root()
+    if root is not None:
+        return root / ".tools" / "allure"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "netattest" / "allure"
+
+
+TOOLS_DIR = _tools_dir()
 NPM_PACKAGE = "allure-commandline@2.46.1"  # Allure 2 (Java); .ci/run installs the same
 ALLURE_ENV = "NETATTEST_ALLURE"
 INSTALL_HINT = (f"npm install --prefix {TOOLS_DIR} {NPM_PACKAGE}   (and Java: apt-get install default-jre-headless); "

@@ -18,6 +18,7 @@ from .model import (
     RouterSpec,
     Topology,
 )
+from .shipped import resolve_topology, shipped_topologies
 
 __all__ = [
     "MAX_TOPOLOGY_BYTES",
@@ -38,4 +39,6 @@ __all__ = [
     "Topology",
     "load_topology",
     "load_topology_text",
+    "resolve_topology",
+    "shipped_topologies",
 ]

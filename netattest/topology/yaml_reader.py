@@ -15,6 +15,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from ..errors import TopologyError
 from .schema import API_VERSION
+from .shipped import shipped_names
 from .wording import FILE_FIELD, Path, _describe, _oneline, _q, make_error
 
 MAX_TOPOLOGY_BYTES = 1 * 1024 * 1024
@@ -35,7 +36,8 @@ def read_file(source: str) -> bytes:
         with open(source, "rb") as handle:
             raw = handle.read(MAX_TOPOLOGY_BYTES + 1)
     except FileNotFoundError:
-        _fail_file(source, "the file does not exist", f"check the path (relative to {os.getcwd()})")
+        _fail_file(source, "the file does not exist", f"check the path (relative to {os.getcwd()}), or name a "
+                   f"shipped topology: {', '.join(shipped_names())} ('netattest topologies' describes them)")
     except IsADirectoryError:
         _fail_file(source, "this is a directory, not a file", "name a topology .yaml file")
     except PermissionError:
