@@ -29,6 +29,9 @@ class Target(Protocol):
     def teardown(self) -> list[str]:
         """Remove everything this run created; returns problems met (never raises half-way)."""
 
+    def record_frames(self) -> None:
+        """Keep the raw bytes of every frame of the coming probe windows (for the pcaps)."""
+
     def keep(self) -> str:
         """Leave what this run built in place (``--keep``), marked so that gc spares it; returns how to check it
         again and how to remove it, for the user."""

@@ -64,6 +64,9 @@ class LabTarget:
             return []
         return self.lab.down()
 
+    def record_frames(self) -> None:
+        self.engine.keep_frames = True
+
     def keep(self) -> str:
         self.engine.close()
         self.lab.keep()

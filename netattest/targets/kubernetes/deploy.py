@@ -57,6 +57,9 @@ class Deployment(TargetState):
         fn()
         self.timings[name] = time.monotonic() - started
 
+    def record_frames(self) -> None:
+        self.engine.keep_frames = True  # sent to every agent with each window
+
     def keep(self) -> str:
         """``--keep``: the agents end (their exec streams would hold the connection), the run's namespaces stay,
         labelled with the run id and an expiry that ``netattest gc --target kubernetes`` honours."""
