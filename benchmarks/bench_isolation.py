@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from netattest.actors import Actors  # noqa: E402
 from netattest.evaluate import discover, run_matrix  # noqa: E402
 from netattest.lab.lab import Lab  # noqa: E402
-from netattest.matrix import plan, sanity_targets  # noqa: E402
+from netattest.matrix import plan_checks, sanity_targets  # noqa: E402
 from netattest.neighbours import SWEEP_SHARE  # noqa: E402
 from netattest.probeset import ProbeSet  # noqa: E402
 from netattest.targets.lab import LabTarget  # noqa: E402
@@ -63,7 +63,7 @@ def main() -> int:
         print("needs root (network namespaces, CNI plugins)", file=sys.stderr)
         return 2
     topology = load_topology(args.topology or MACVLAN_SEED)
-    checks = plan(topology)
+    checks = plan_checks(topology)
     lab = Lab(topology)
     target = LabTarget(topology, lab=lab, timeout=args.timeout)
     before, after, sweeps, windows, counts = [], [], [], [], None

@@ -217,7 +217,7 @@ def main() -> int:
     from netattest.evaluate import run_matrix
     from netattest.lab.lab import run_namespaces
     from netattest.lab.state import RunDir
-    from netattest.matrix import plan
+    from netattest.matrix import plan_checks
     from netattest.probe.engine import Probe
     from netattest.targets.lab import LabTarget
     from netattest.topology import load_topology_text
@@ -229,7 +229,7 @@ def main() -> int:
     root_before = root_snapshot()
     rss_start = peak_rss_mb()
     topology = load_topology_text(text, f"scale-{args.nodes}n-{args.vlans}v-{args.pods}p.yaml")
-    checks = plan(topology)
+    checks = plan_checks(topology)
     target = LabTarget(topology, timeout=args.timeout)  # the product's path: drops outside the sockets count
     lab, engine = target.lab, target.engine
     needed = neighbour_entries_needed(topology)

@@ -176,7 +176,7 @@ def known_behaviour(source: Subject, target: Subject) -> str | None:
     return None
 
 
-def plan(topology: Topology) -> list[Check]:
+def plan_checks(topology: Topology) -> list[Check]:
     """The whole matrix: for each expectation, every pod interface on its source network against every member of
     its target network (the pod itself excluded, all its interfaces: its own addresses are local, not on the VLAN). An isolated target network is also probed at its declared gateway when no
     member holds it, and at unused addresses when it has no member at all (listeners then watch who asks for them);

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from netattest.matrix import plan
+from netattest.matrix import plan_checks
 from netattest.topology import load_topology
 from tests.conftest import REPO
 from tests.helpers.cli import problems, run_cli
@@ -32,7 +32,7 @@ def router(**options: str) -> str:
 
 def isolation_checks(source: str, target: str) -> set[str]:
     """Test ids of every isolation check of a pair, derived from the plan (never a hard-coded count)."""
-    return {f"test_isolation[{c.id}]" for c in plan(load_topology(ISOLATION))
+    return {f"test_isolation[{c.id}]" for c in plan_checks(load_topology(ISOLATION))
             if c.verdict == "isolated" and c.source.network == source and c.target.network == target}
 
 

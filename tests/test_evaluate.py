@@ -9,7 +9,7 @@ import pytest
 
 from netattest.evaluate import run_matrix
 from netattest.lab.lab import Lab
-from netattest.matrix import plan
+from netattest.matrix import plan_checks
 from netattest.probe.engine import Answer, Listener, Probe, ProbeEngine, ProbeResult, WindowStats
 from netattest.topology import load_topology, load_topology_text
 from tests.conftest import MACVLAN_ONLY, SEED
@@ -20,7 +20,7 @@ SEED_TOPOLOGY = load_topology(SEED)
 
 def test_seed_plan_covers_every_pair_once() -> None:
     """Counted from the topology itself (not from the planner under test): the pairs the seed's expectations ask."""
-    checks = plan(SEED_TOPOLOGY)
+    checks = plan_checks(SEED_TOPOLOGY)
     reach = [c for c in checks if c.verdict == "reachable"]
     isolated = [c for c in checks if c.verdict == "isolated"]
     pods = [p for p in SEED_TOPOLOGY.pods
@@ -38,7 +38,7 @@ def test_seed_plan_covers_every_pair_once() -> None:
 
 def test_macvlan_private_mode_is_encoded_as_known_isolation() -> None:
     text = SEED.read_text().replace("mode: bridge", "mode: private")
-    checks = plan(load_topology_text(text, "private.yaml"))
+    checks = plan_checks(load_topology_text(text, "private.yaml"))
     same_node = next(c for c in checks if c.id == "restricted:mac-a@node1->mac-b@node1")
     cross_node = next(c for c in checks if c.id == "restricted:mac-a@node1->mac-c@node2")
     assert same_node.verdict == "isolated" and "private mode" in str(same_node.known_behaviour)
@@ -101,7 +101,7 @@ def test_socket_error_is_broken_not_silent() -> None:
                 list[ProbeResult], WindowStats]:
             results, stats = super().probe(probes, listeners, timeout)
             return [dataclasses.replace(r, error="no such interface net1") for r in results], stats
-    run = run_matrix(plan(topology), inventory, Failing(healthy), topology)
+    run = run_matrix(plan_checks(topology), inventory, Failing(healthy), topology)
     assert all(o.status == "broken" and "no such interface" in o.reason for o in run.outcomes.values())
 
 
@@ -145,11 +145,11 @@ class MacRewriter:
 def test_isolation_cannot_pass_when_the_real_probe_is_deaf(real_lab: Lab) -> None:
     topology = real_lab.topology
     with ProbeEngine(timeout=0.5) as engine:
-        healthy_run = run_matrix(plan(topology), real_lab.inventory(), EngineProber(engine), topology)
-        deaf_run = run_matrix(plan(topology), real_lab.inventory(), MacRewriter(engine), topology)
+        healthy_run = run_matrix(plan_checks(topology), real_lab.inventory(), EngineProber(engine), topology)
+        deaf_run = run_matrix(plan_checks(topology), real_lab.inventory(), MacRewriter(engine), topology)
     assert {o.status for o in healthy_run.outcomes.values()} == {"passed"}
     isolation = [o for o in deaf_run.outcomes.values() if not o.check.expect_answer]
-    assert isolation and {o.check.id for o in isolation} == {c.id for c in plan(topology) if c.verdict == "isolated"}
+    assert isolation and {o.check.id for o in isolation} == {c.id for c in plan_checks(topology) if c.verdict == "isolated"}
     assert all(o.status == "broken" and "sanity twin" in o.reason for o in isolation)
 
 
@@ -161,7 +161,7 @@ def test_isolation_cannot_pass_when_the_source_interface_is_down(real_lab: Lab) 
         ns.link("set", index=ns.link_lookup(ifname="net1")[0], state="down")
     try:
         with ProbeEngine(timeout=0.5) as engine:
-            run = run_matrix(plan(real_lab.topology), real_lab.inventory(), EngineProber(engine), real_lab.topology)
+            run = run_matrix(plan_checks(real_lab.topology), real_lab.inventory(), EngineProber(engine), real_lab.topology)
         mine = [o for o in run.outcomes.values() if o.check.source.name == "multus-test/mac-a"]
         assert mine and all(o.status != "passed" for o in mine)
         assert all(o.status == "broken" for o in mine if not o.check.expect_answer)
@@ -195,7 +195,7 @@ expectations:
 
 
 def test_a_pod_with_two_interfaces_gets_unique_readable_ids_and_no_check_against_itself() -> None:
-    checks = plan(load_topology_text(TWO_INTERFACES, "two.yaml"))
+    checks = plan_checks(load_topology_text(TWO_INTERFACES, "two.yaml"))
     ids = [c.id for c in checks]
     assert len(ids) == len(set(ids))
     assert "lan:pod1@node1:net2->pod2@node2" in ids and "lan:pod2@node2->pod1@node1:net1" in ids

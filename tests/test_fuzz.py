@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from netattest.annotations import parse_network_status, parse_networks_annotation
 from netattest.annotations.golike import MAX_ANNOTATION_BYTES
 from netattest.errors import AnnotationError, NetattestError, TopologyError
-from netattest.matrix import plan, plan_uniqueness
+from netattest.matrix import plan_checks, plan_uniqueness
 from netattest.manifests import manifests
 from netattest.topology import MAX_TOPOLOGY_BYTES, Topology, load_topology, load_topology_text
 from tests.conftest import MACVLAN_ONLY, REPO
@@ -84,7 +84,7 @@ def load_checked(text: str, source: str = "fuzz.yaml") -> Topology | None:
     assert isinstance(topology, Topology)
     _event("accepted")
     try:
-        plan(topology)
+        plan_checks(topology)
         plan_uniqueness(topology)
         manifests(topology)
     except NetattestError as error:  # a clear refusal downstream is acceptable

@@ -97,13 +97,13 @@ def test_a_target_side_listener_that_never_heard_its_canary_does_not_count() -> 
 
     from tests.helpers.scripted import ScriptedProber, small_inventory
     from netattest.evaluate import run_matrix
-    from netattest.matrix import plan
+    from netattest.matrix import plan_checks
 
     class Deaf(ScriptedProber):
         def hear(self, probe: Probe, listeners: list[Listener]) -> list:  # type: ignore[override]
             return []
     inventory, topology = small_inventory()
-    run = run_matrix(plan(topology), inventory, Deaf(healthy), topology)
+    run = run_matrix(plan_checks(topology), inventory, Deaf(healthy), topology)
     assert run.listeners and not any(r.proven for r in run.listeners)
     assert all("did not hear the canary" in r.why for r in run.listeners)
     outcome = run.outcomes[CHECK]
@@ -135,7 +135,7 @@ WATCHED_DMZ = EMPTY_DMZ.replace(
 def test_a_router_asking_for_an_unused_address_fails_the_vacuous_check() -> None:
     from tests.helpers.scripted import ScriptedProber, small_inventory
     from netattest.evaluate import run_matrix
-    from netattest.matrix import plan
+    from netattest.matrix import plan_checks
     from netattest.probe.engine import Heard
 
     respond, _ = with_router(back=False)
@@ -152,9 +152,9 @@ def test_a_router_asking_for_an_unused_address_fails_the_vacuous_check() -> None
             return heard
     inventory, topology = small_inventory(WATCHED_DMZ)
     inventory.nodes[0].nics["ens256"] = iface("ens256", "02:00:00:00:02:56", "", "veth")
-    quiet = run_matrix(plan(topology), inventory, ScriptedProber(healthy), topology)
+    quiet = run_matrix(plan_checks(topology), inventory, ScriptedProber(healthy), topology)
     assert quiet.outcomes["restricted->dmz:pod-a@node1->dmz/unused"].status == "passed"
-    run = run_matrix(plan(topology), inventory, AskingRouter(respond), topology)
+    run = run_matrix(plan_checks(topology), inventory, AskingRouter(respond), topology)
     outcome = run.outcomes["restricted->dmz:pod-a@node1->dmz/unused"]
     assert outcome.status == "failed" and "asked who-has 192.168.113." in outcome.reason
     assert f"through next hop unknown host (not in the topology) (MAC {ROUTER_MAC}" in outcome.reason
@@ -197,14 +197,14 @@ def test_a_pod_whose_own_address_is_duplicated_is_told_so() -> None:
 def test_a_neighbour_slower_than_the_sweep_is_found_when_asked_again_and_makes_the_census_untrustworthy() -> None:
     from tests.helpers.scripted import ScriptedProber, small_inventory
     from netattest.evaluate import run_matrix
-    from netattest.matrix import plan
+    from netattest.matrix import plan_checks
 
     def slow_router(probe: Probe) -> list[Answer]:
         if probe.kind == "arp" and probe.target_ip == ROUTER_IP and ":late-sweep:" in probe.id:
             return [Answer(ROUTER_IP, ROUTER_MAC, 700.0, 1, ROUTER_MAC, "arp-reply")]  # too late for the sweep
         return healthy(probe)
     inventory, topology = small_inventory()
-    run = run_matrix(plan(topology), inventory, ScriptedProber(slow_router), topology, sweep_timeout=0.5)
+    run = run_matrix(plan_checks(topology), inventory, ScriptedProber(slow_router), topology, sweep_timeout=0.5)
     table = run.neighbours["restricted"]
     assert [(n.ip, n.how) for n in table.unknown()] == [(ROUTER_IP, "late ARP answer")]
     assert "answered ARP only after the sweep's 0.50 s wait" in table.problem
@@ -215,13 +215,13 @@ def test_a_neighbour_slower_than_the_sweep_is_found_when_asked_again_and_makes_t
 def test_a_probe_heard_on_a_third_vlan_breaks_that_pair_not_the_one_it_was_aimed_at() -> None:
     from tests.helpers.scripted import ScriptedProber, small_inventory
     from netattest.evaluate import run_matrix
-    from netattest.matrix import plan
+    from netattest.matrix import plan_checks
 
     def lands_in_dmz(probe: Probe, listener: Listener) -> bool:  # a leak from restricted into dmz, not openshift
         return bool(probe.mark) and probe.target_ip in OPENSHIFT and listener.id.startswith("dmz:")
     inventory, topology = small_inventory(WATCHED_DMZ)
     inventory.nodes[0].nics["ens256"] = iface("ens256", "02:00:00:00:02:56", "", "veth")
-    run = run_matrix(plan(topology), inventory, ScriptedProber(healthy, leak=lands_in_dmz), topology)
+    run = run_matrix(plan_checks(topology), inventory, ScriptedProber(healthy, leak=lands_in_dmz), topology)
     assert run.outcomes[CHECK].status == "passed"
     into_dmz = run.outcomes["restricted->dmz:pod-a@node1->dmz/unused"]
     assert into_dmz.status == "failed" and "frames from restricted reach dmz" in into_dmz.reason

@@ -124,7 +124,7 @@ class RootWatch:
 @pytest.mark.lab
 def test_full_lab_run_never_touches_the_root_namespace() -> None:
     from netattest.evaluate import run_matrix
-    from netattest.matrix import plan
+    from netattest.matrix import plan_checks
     from netattest.probe.engine import ProbeEngine
 
     topology = load_topology(MACVLAN_ONLY)
@@ -146,7 +146,7 @@ def test_full_lab_run_never_touches_the_root_namespace() -> None:
 
         prober = Prober()
         try:
-            matrix = run_matrix(plan(topology), inventory, prober, topology)
+            matrix = run_matrix(plan_checks(topology), inventory, prober, topology)
         finally:
             prober.engine.close()
     finally:
@@ -211,7 +211,7 @@ def test_a_full_host_neighbour_table_is_never_reported_as_a_network_failure() ->
     from netattest.lab.capacity import neighbour_entries_needed
 
     from netattest.evaluate import run_matrix
-    from netattest.matrix import plan
+    from netattest.matrix import plan_checks
     from netattest.probe.engine import ProbeEngine
 
     topology = load_topology_text(generate(nodes=2, vlans=1, pods=46, isolation="none"), "neigh.yaml")
@@ -235,7 +235,7 @@ def test_a_full_host_neighbour_table_is_never_reported_as_a_network_failure() ->
         from netattest.targets.lab import LabTarget
         target = LabTarget.__new__(LabTarget)  # the lab target's window accounting around this engine
         target.lab, target.engine = lab, engine
-        matrix = run_matrix(plan(topology), inventory, target, topology)
+        matrix = run_matrix(plan_checks(topology), inventory, target, topology)
     finally:
         lab_module.check_neighbour_capacity = real_check  # type: ignore[assignment]
         engine.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from netattest.matrix import plan
+from netattest.matrix import plan_checks
 from netattest.topology import load_topology
 from tests.conftest import REPO
 
@@ -57,7 +57,7 @@ def test_allure_report_with_history_and_trends(tmp_path: Path,
     categories = {c["name"]: c for c in json.loads((out / "widgets" / "categories.json").read_text())["items"]}
     # the rogue router leaks every isolated pair, except those of the pod the drift moved away (judged broken)
     miswired_topology = load_topology(summaries[MISWIRED_ID]["topology"]["file"])
-    leaking = [c for c in plan(miswired_topology) if c.verdict == "isolated"
+    leaking = [c for c in plan_checks(miswired_topology) if c.verdict == "isolated"
                and c.source.name.split("/")[-1] not in miswired_topology.lab.drift.pod_node]
     isolation_broken = categories["Isolation broken: a VLAN answers that must stay silent"]
     assert isolation_broken["statistic"]["failed"] == len(leaking)

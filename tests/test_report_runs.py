@@ -90,9 +90,9 @@ def test_checks_and_probes_agree_with_the_tests_and_the_wire(clean: LabRun) -> N
     inventory = clean.json("inventory.json")
     validate("inventory", inventory)
     tests = {t["nodeid"]: t for t in summary["tests"]}
-    from netattest.matrix import plan
+    from netattest.matrix import plan_checks
     from netattest.topology import load_topology
-    planned = plan(load_topology(summary["topology"]["file"]))
+    planned = plan_checks(load_topology(summary["topology"]["file"]))
     assert {c.id for c in planned} <= {c["id"] for c in doc["checks"]}  # plus other suites' matrix checks
     assert doc["window"]["trustworthy"] and doc["window"]["kernel_drops"] == 0
     pods = {f"{p['namespace']}/{p['name']}": p for p in inventory["inventory"]["pods"]}

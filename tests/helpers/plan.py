@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from netattest.matrix import Check, plan
+from netattest.matrix import Check, plan_checks
 from netattest.topology import load_topology
 
 
 def planned(path: Path | str, verdict: Literal["reachable", "isolated"] | None = None) -> list[Check]:
     """The checks of the topology file at ``path`` (its ``lab:`` section changes what is built, not the plan)."""
-    return [c for c in plan(load_topology(path)) if verdict is None or c.verdict == verdict]
+    return [c for c in plan_checks(load_topology(path)) if verdict is None or c.verdict == verdict]
 
 
 def planned_ids(path: Path | str, verdict: Literal["reachable", "isolated"] | None = None) -> set[str]:

@@ -16,7 +16,7 @@ from scapy.layers.l2 import ARP, Ether
 
 from netattest.evaluate import MatrixRun, run_matrix
 from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
-from netattest.matrix import plan
+from netattest.matrix import plan_checks
 from netattest.probe.engine import Answer, CapturedFrame, Listener, Probe, ProbeResult, WindowStats
 from netattest.report import records, schema_path
 from netattest.report.html import REPORT, write_html
@@ -124,7 +124,7 @@ class FramedProber:
 
 def judged(respond: Responder = healthy) -> tuple[MatrixRun, Inventory]:
     inventory, topology = small_inventory()
-    return run_matrix(plan(topology), inventory, FramedProber(respond), topology), inventory
+    return run_matrix(plan_checks(topology), inventory, FramedProber(respond), topology), inventory
 
 
 def validate(name: str, document: object) -> None:

@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 from netattest.evaluate import MatrixRun, run_matrix
 from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodView
-from netattest.matrix import plan
+from netattest.matrix import plan_checks
 from netattest.probe.engine import Answer, Heard, Listener, Probe, ProbeResult, WindowStats
 from netattest.topology import load_topology_text
 from netattest.topology.model import Topology
@@ -104,6 +104,6 @@ def judge(respond: Responder, drops: int = 0, leak: Callable[[Probe, Listener], 
           text: str = SMALL, hosts: Sequence[HostView] = ()) -> MatrixRun:
     inventory, topology = small_inventory(text, hosts)
     prober = ScriptedProber(respond, drops) if leak is None else ScriptedProber(respond, drops, leak)
-    return run_matrix(plan(topology), inventory, prober, topology)
+    return run_matrix(plan_checks(topology), inventory, prober, topology)
 
 
