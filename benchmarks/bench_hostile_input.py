@@ -24,10 +24,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from netattest.annotations import parse_network_status, parse_networks_annotation  # noqa: E402
-from netattest.annotations.golike import MAX_ANNOTATION_BYTES  # noqa: E402
-from netattest.errors import NetattestError  # noqa: E402
-from netattest.topology import MAX_TOPOLOGY_BYTES, load_topology, load_topology_text  # noqa: E402
+from netattest.annotations import parse_network_status, parse_networks_annotation
+from netattest.annotations.golike import MAX_ANNOTATION_BYTES
+from netattest.errors import NetattestError
+from netattest.topology import MAX_TOPOLOGY_BYTES, load_topology, load_topology_text
 
 MACVLAN_ONLY = REPO / "topologies" / "macvlan-only.yaml"
 BILLION_LAUGHS = "a: &a ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n" + "".join(

@@ -24,14 +24,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from netattest.actors import Actors  # noqa: E402
-from netattest.evaluate import discover, run_matrix  # noqa: E402
-from netattest.lab.lab import Lab  # noqa: E402
-from netattest.matrix import plan_checks, sanity_targets  # noqa: E402
-from netattest.neighbours import SWEEP_SHARE  # noqa: E402
-from netattest.probeset import ProbeSet  # noqa: E402
-from netattest.targets.lab import LabTarget  # noqa: E402
-from netattest.topology import load_topology  # noqa: E402
+from netattest.actors import Actors
+from netattest.evaluate import discover, run_matrix
+from netattest.lab.lab import Lab
+from netattest.matrix import plan_checks, sanity_targets
+from netattest.neighbours import SWEEP_SHARE
+from netattest.probeset import ProbeSet
+from netattest.targets.lab import LabTarget
+from netattest.topology import load_topology
 
 SEED = REPO / "topologies" / "restricted-vlan.yaml"
 MACVLAN_SEED = REPO / "topologies" / "macvlan-only.yaml"
@@ -83,9 +83,9 @@ def main() -> int:
             before.append(stats.duration_s / args.timeout)
             run = run_matrix(checks, inventory, target, topology, sweep_timeout=sweep)
             sweep_s = run.sweep_stats.duration_s / args.timeout if run.sweep_stats else 0.0
-            sweeps.append(sweep)
+            sweeps.append(sweep_s)  # measured, as a share of the probe timeout (it printed the configured wait)
             windows.append(run.stats.duration_s / args.timeout)
-            after.append(sweep + run.stats.duration_s / args.timeout)
+            after.append(sweep_s + run.stats.duration_s / args.timeout)
             counts = (len(old), run.stats.probes, len(probes.listeners),
                       sum(t.addresses_swept for t in tables.values()))
             bad = [o for o in run.outcomes.values() if o.status not in ("passed", "skipped")]

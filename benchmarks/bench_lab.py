@@ -91,12 +91,12 @@ def main() -> int:
     """Raises the host's neighbour-table limits for the run (a 100-pod VLAN needs ~10k ARP entries, which the lab
     refuses to build without) and restores them afterwards."""
     saved = [p.read_text() for p in NEIGH]
-    for path, value in zip(NEIGH, ("16384", "32768")):
+    for path, value in zip(NEIGH, ("16384", "32768"), strict=True):
         path.write_text(value)
     try:
         return measure()
     finally:
-        for path, value in zip(NEIGH, saved):
+        for path, value in zip(NEIGH, saved, strict=True):
             path.write_text(value)
 
 
@@ -123,13 +123,13 @@ def measure() -> int:
     problems, lab = sum(r[1][2] for r in rounds), rounds[-1][1][3]
     per_pods = [(full[0] - empty_up) / args.pods for empty_up, full, _ in rounds]
     per_pod, raw = statistics.median(per_pods), statistics.median(r[2] for r in rounds)
-    ratio = statistics.median(p / r[2] for p, r in zip(per_pods, rounds))
+    ratio = statistics.median(p / r[2] for p, r in zip(per_pods, rounds, strict=True))
     leftovers = len(run_namespaces(lab.run_id)) + int(RunDir(lab.run_id).path.exists())
     print(f"{args.pods}-pod lab:")
     print(f"  bring-up median {up:.2f} s, teardown median {down:.2f} s, teardown problems {problems}, "
           f"leftovers {leftovers}")
     print(f"  per-pod cost {per_pod * 1000:.1f} ms vs raw netns+ADD {raw * 1000:.1f} ms: ratio {ratio:.2f}x "
-          f"(median of {args.repeat} rounds: {', '.join(f'{p / r[2]:.2f}' for p, r in zip(per_pods, rounds))}; "
+          f"(median of {args.repeat} rounds: {', '.join(f'{p / r[2]:.2f}' for p, r in zip(per_pods, rounds, strict=True))}; "
           "target <= 1.3x)")
     root_clean = root_links() == links_before
     print(f"  root namespace links unchanged: {root_clean}")

@@ -39,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from netattest.lab.capacity import neighbour_entries_needed  # noqa: E402
+from netattest.lab.capacity import neighbour_entries_needed
 
 TARGET_UP_S = 20.0
 TARGET_RSS_MB = 400.0
@@ -113,7 +113,7 @@ def read_thresholds() -> tuple[int, int, int]:
 
 
 def write_thresholds(values: tuple[int, int, int]) -> None:
-    for i, value in zip((1, 2, 3), values):
+    for i, value in zip((1, 2, 3), values, strict=True):
         Path(NEIGH_SYSCTL.format(i)).write_text(str(value))
 
 

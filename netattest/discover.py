@@ -326,7 +326,7 @@ def _probe_pods(nads: list[_Nad], nodes: list[dict[str, Any]], facts: ClusterFac
             free = [ip for ip in reversed(list(subnet.hosts())[1:-1]) if ip not in claimed][:len(carriers)]
             claimed.update(free)
             hosts = [IPv4Interface(f"{ip}/{subnet.prefixlen}") for ip in free]
-        for node, address in zip(carriers, hosts):
+        for node, address in zip(carriers, hosts, strict=False):  # a subnet too full for every carrier: fewer pods
             pod: dict[str, Any] = {"name": _label(f"{nad.name}-{node}", taken), "namespace": nad.namespace,
                                    "nodeSelector": {"kubernetes.io/hostname": node}}
             network: dict[str, Any] = {"attachment": nad.name}

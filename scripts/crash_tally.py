@@ -49,9 +49,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from netattest.lab.state import STATE_ROOT
+from netattest.runid import parse_netns_name
 from netattest.sandbox.uml import live_group_members
-from netattest.lab.state import STATE_ROOT  # noqa: E402
-from netattest.runid import parse_netns_name  # noqa: E402
 
 NETNS_DIR = Path("/var/run/netns")
 SIGNALS = ("INT", "TERM", "KILL")

@@ -11,10 +11,10 @@ import pytest
 
 pytest.register_assert_rewrite("tests.helpers")  # helpers' asserts explain themselves like the tests' own
 
-from netattest.inventory import Inventory
-from netattest.lab.lab import Lab
-from netattest.topology import load_topology
-from tests.helpers.needs import REQUIREMENTS, missing, unavailable
+from netattest.inventory import Inventory  # noqa: E402 - after the rewrite registration above
+from netattest.lab.lab import Lab  # noqa: E402
+from netattest.topology import load_topology  # noqa: E402
+from tests.helpers.needs import REQUIREMENTS, missing, unavailable  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = REPO / "topologies" / "restricted-vlan.yaml"

@@ -29,8 +29,8 @@ from netattest.annotations import (
     render_networks_annotation,
 )
 from netattest.annotations.golike import MAX_ANNOTATION_BYTES
-from netattest.lab.cni_status import network_status_from_cni_result, network_statuses_from_cni_result
 from netattest.errors import AnnotationError, NetattestError
+from netattest.lab.cni_status import network_status_from_cni_result, network_statuses_from_cni_result
 
 # ---------------------------------------------------------------------------------------------------------------
 # Real plugin output (containernetworking-plugins 1.1.1), static IPAM config:

@@ -22,14 +22,14 @@ from typing import Any
 import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
-from hypothesis.control import currently_in_test_context
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
 from netattest.annotations import parse_network_status, parse_networks_annotation
 from netattest.annotations.golike import MAX_ANNOTATION_BYTES
 from netattest.errors import AnnotationError, NetattestError, TopologyError
-from netattest.matrix import plan_checks, plan_uniqueness
 from netattest.manifests import manifests
+from netattest.matrix import plan_checks, plan_uniqueness
 from netattest.topology import MAX_TOPOLOGY_BYTES, Topology, load_topology, load_topology_text
 from tests.conftest import MACVLAN_ONLY, REPO
 

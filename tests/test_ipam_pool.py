@@ -7,8 +7,8 @@ from ipaddress import IPv4Address, ip_network
 import pytest
 
 from netattest.ipam_pool import free_spans, ipam_pool, outside_pool
-from netattest.lab.nads import whereabouts_as_host_local
 from netattest.k8s.validation import cni_config_problem
+from netattest.lab.nads import whereabouts_as_host_local
 
 A = IPv4Address
 

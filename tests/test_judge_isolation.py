@@ -95,9 +95,9 @@ def test_a_target_side_listener_that_never_heard_its_canary_does_not_count() -> 
     run = judge(healthy)
     assert all(r.proven for r in run.listeners)
 
-    from tests.helpers.scripted import ScriptedProber, small_inventory
     from netattest.evaluate import run_matrix
     from netattest.matrix import plan_checks
+    from tests.helpers.scripted import ScriptedProber, small_inventory
 
     class Deaf(ScriptedProber):
         def hear(self, probe: Probe, listeners: list[Listener]) -> list:  # type: ignore[override]
@@ -133,10 +133,10 @@ WATCHED_DMZ = EMPTY_DMZ.replace(
 
 
 def test_a_router_asking_for_an_unused_address_fails_the_vacuous_check() -> None:
-    from tests.helpers.scripted import ScriptedProber, small_inventory
     from netattest.evaluate import run_matrix
     from netattest.matrix import plan_checks
     from netattest.probe.engine import Heard
+    from tests.helpers.scripted import ScriptedProber, small_inventory
 
     respond, _ = with_router(back=False)
 
@@ -195,9 +195,9 @@ def test_a_pod_whose_own_address_is_duplicated_is_told_so() -> None:
 
 
 def test_a_neighbour_slower_than_the_sweep_is_found_when_asked_again_and_makes_the_census_untrustworthy() -> None:
-    from tests.helpers.scripted import ScriptedProber, small_inventory
     from netattest.evaluate import run_matrix
     from netattest.matrix import plan_checks
+    from tests.helpers.scripted import ScriptedProber, small_inventory
 
     def slow_router(probe: Probe) -> list[Answer]:
         if probe.kind == "arp" and probe.target_ip == ROUTER_IP and ":late-sweep:" in probe.id:
@@ -213,9 +213,9 @@ def test_a_neighbour_slower_than_the_sweep_is_found_when_asked_again_and_makes_t
 
 
 def test_a_probe_heard_on_a_third_vlan_breaks_that_pair_not_the_one_it_was_aimed_at() -> None:
-    from tests.helpers.scripted import ScriptedProber, small_inventory
     from netattest.evaluate import run_matrix
     from netattest.matrix import plan_checks
+    from tests.helpers.scripted import ScriptedProber, small_inventory
 
     def lands_in_dmz(probe: Probe, listener: Listener) -> bool:  # a leak from restricted into dmz, not openshift
         return bool(probe.mark) and probe.target_ip in OPENSHIFT and listener.id.startswith("dmz:")

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 from pyroute2 import netns
@@ -180,7 +180,7 @@ def test_gc_removes_everything_a_killed_build_left(sig: signal.Signals) -> None:
     assert not any(name.startswith(f"na-{run_id}") for name in netns.listnetns())
 
 
-def test_input_backlog_drops_are_summed_over_cpus(tmp_path) -> None:  # noqa: ANN001
+def test_input_backlog_drops_are_summed_over_cpus(tmp_path) -> None:
     from netattest.lab.capacity import backlog_drops
 
     stat = tmp_path / "softnet_stat"
@@ -206,13 +206,13 @@ def test_drops_outside_the_probe_sockets_make_the_window_untrustworthy() -> None
     class Engine:
         timeout = 1.0
 
-        def listen(self, listeners):  # noqa: ANN001, ANN202
+        def listen(self, listeners):
             pass
 
-        def collect(self):  # noqa: ANN202
+        def collect(self):
             return [], {}
 
-        def run(self, probes):  # noqa: ANN001, ANN202
+        def run(self, probes):
             return [], WindowStats(probes=0, frames_sent=0, frames_received=0, kernel_drops=0, duration_s=0.1)
 
     for grow, drops in ((0, 0), (7, 7)):

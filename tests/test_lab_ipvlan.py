@@ -6,7 +6,7 @@ On a host kernel without it these tests run inside the kernel sandbox, driven by
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

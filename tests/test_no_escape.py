@@ -22,8 +22,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -138,7 +139,7 @@ def test_full_lab_run_never_touches_the_root_namespace() -> None:
             def __init__(self) -> None:
                 self.engine = ProbeEngine(timeout=0.5)
 
-            def probe(self, probes, listeners=(), timeout=None):  # noqa: ANN001, ANN201
+            def probe(self, probes, listeners=(), timeout=None):
                 self.engine.listen(listeners)
                 results, stats = self.engine.run(probes)
                 stats.heard, stats.listening = self.engine.collect()
@@ -208,9 +209,8 @@ def test_a_full_host_neighbour_table_is_never_reported_as_a_network_failure() ->
     sys.path.insert(0, str(REPO / "benchmarks"))
     from bench_scale import generate  # type: ignore[import-not-found]
 
-    from netattest.lab.capacity import neighbour_entries_needed
-
     from netattest.evaluate import run_matrix
+    from netattest.lab.capacity import neighbour_entries_needed
     from netattest.matrix import plan_checks
     from netattest.probe.engine import ProbeEngine
 

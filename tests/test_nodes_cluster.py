@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import testinfra
 
-from netattest.errors import NetattestError
+from netattest.errors import NetattestError, NodeAccessError
 from netattest.k8s import names
 from netattest.k8s.api import Cluster
 from netattest.k8s.config import connect
@@ -28,13 +28,12 @@ from netattest.k8s.gc import collect as gc_collect
 from netattest.k8s.gc import find_leftovers
 from netattest.k8s.nodepods import NodeDebugPods
 from netattest.k8s.plan import ClusterOptions
+from netattest.k8s.validation import validate_manifest
 from netattest.lab.cni import CNI_BIN_DIRS
 from netattest.lab.lab import Lab
 from netattest.nodes import checks, duties, fleet
-from netattest.errors import NodeAccessError
 from netattest.nodes.access import DebugPodNodeAccess, LabNodeAccess, debug_pod_manifest
 from netattest.nodes.k8sexec import K8sExecBackend, exec_host
-from netattest.k8s.validation import validate_manifest
 from netattest.runid import netns_name
 from netattest.topology import load_topology
 from tests.conftest import MACVLAN_ONLY, REPO

@@ -15,8 +15,8 @@ from netattest.inventory import Inventory
 from netattest.k8s.channel import AgentClient, SubprocessChannel
 from netattest.lab.lab import Lab
 from netattest.probe.agent import BOOTSTRAP, bootstrap_payload
-from netattest.probe.readers import read_interfaces
 from netattest.probe.engine import Endpoint, Probe
+from netattest.probe.readers import read_interfaces
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.lab

@@ -24,8 +24,7 @@ from typing import Any
 
 from netattest.annotations import NETWORKS_ANNOTATION, NetworkSelection, render_networks_annotation
 from netattest.k8s import names
-from netattest.manifests import NAD_API_VERSION, nad_cni_config, pod_selections
-from netattest.manifests import PROBE_IMAGE
+from netattest.manifests import NAD_API_VERSION, PROBE_IMAGE, nad_cni_config, pod_selections
 from netattest.topology.model import Attachment, Pod, Topology
 
 NAD_GROUP, NAD_VERSION, NAD_PLURAL = "k8s.cni.cncf.io", "v1", "network-attachment-definitions"

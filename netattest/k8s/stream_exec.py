@@ -46,7 +46,7 @@ class WebSocketExecChannel:
             raise ChannelClosed("exec stream closed")
         try:
             self.ws.write_stdin(data)
-        except Exception as exc:  # websocket-client raises its own exception classes
+        except Exception as exc:  # noqa: BLE001 - websocket-client raises its own exception classes
             raise ChannelClosed(f"exec stream closed: {exc}") from None
 
     def read(self, timeout: float) -> bytes:
@@ -55,7 +55,7 @@ class WebSocketExecChannel:
         try:
             if self.ws.is_open():
                 self.ws.update(timeout=max(0.0, timeout))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - websocket-client raises its own exception classes
             raise ChannelClosed(f"exec stream broke: {exc}") from None
         data = self.ws.read_channel(STDOUT, timeout=0)  # also hands out what arrived before the stream closed
         self._collect_quietly()
@@ -68,7 +68,7 @@ class WebSocketExecChannel:
     def _collect_quietly(self) -> None:
         try:
             self._collect()
-        except Exception:  # pragma: no cover - diagnostics only
+        except Exception:  # noqa: BLE001 - diagnostics only, never worth a failure
             pass
 
     def stderr(self) -> str:
@@ -85,11 +85,11 @@ class WebSocketExecChannel:
         self._closed = True
         try:
             self.ws.close_channel(0)  # v5: close stdin, the agent ends on EOF (a no-op on v4)
-        except Exception:
+        except Exception:  # noqa: BLE001 - closing a stream that may be broken already
             pass
         try:
             self.ws.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - closing a stream that may be broken already
             pass
 
 

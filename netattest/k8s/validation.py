@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from netattest.naming import (DNS1123_LABEL_MAX, DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_MAX,
-                              DNS1123_SUBDOMAIN_PATTERN)
+from netattest.naming import DNS1123_LABEL_MAX, DNS1123_LABEL_PATTERN, DNS1123_SUBDOMAIN_MAX, DNS1123_SUBDOMAIN_PATTERN
 
 #: Kubernetes version whose schemas (from the kubernetes-validate package) the rendered manifests must satisfy.
 KUBERNETES_SCHEMA_VERSION = "1.30"

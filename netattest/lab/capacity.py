@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+
 from netattest.errors import LabError
 from netattest.probe.netns import in_netns
 from netattest.probe.readers import read_rx_dropped

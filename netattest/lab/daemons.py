@@ -12,8 +12,8 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from netattest.errors import LabError
 from netattest.lab.nsenter import netns_path

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from pyroute2 import netns
 
 from netattest.lab.lab import teardown_run
-from netattest.lab.state import (KEPT_FILE, STATE_ROOT, RunDir, known_runs, process_start_time,
-                                 stale_staging_dirs)
+from netattest.lab.state import KEPT_FILE, STATE_ROOT, RunDir, known_runs, process_start_time, stale_staging_dirs
 from netattest.lab.wiring import remove_namespace
 from netattest.runid import parse_netns_name
-
 
 
 @dataclass(frozen=True)

@@ -13,33 +13,37 @@ import os
 import shutil
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from ipaddress import IPv4Interface
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pyroute2 import netns as pyroute_netns
 
-from netattest.annotations import (NETWORK_STATUS_ANNOTATION, NETWORKS_ANNOTATION, parse_networks_annotation,
-                                   render_network_status)
-from netattest.lab.cni_status import network_status_from_cni_result
+from netattest.annotations import (
+    NETWORK_STATUS_ANNOTATION,
+    NETWORKS_ANNOTATION,
+    parse_networks_annotation,
+    render_network_status,
+)
 from netattest.errors import CniError, LabError
-from netattest.inventory import (BridgePort, HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView)
+from netattest.inventory import BridgePort, HostView, InterfaceView, Inventory, NodeView, PodAttachment, PodView
 from netattest.lab import cni, daemons, host_device, routers
 from netattest.lab.capacity import backlog_drops, check_neighbour_capacity, rx_dropped, table_fulls
+from netattest.lab.cni_status import network_status_from_cni_result
 from netattest.lab.links import host_side, read_interfaces, read_routes, retag_bridge_port, set_default_route
 from netattest.lab.multus import multus_refusal
+from netattest.lab.nads import WHEREABOUTS_NOTE, NadStore
 from netattest.lab.nsenter import in_netns, write_sysctls
+from netattest.lab.pod_records import POD_RECORDS, PodRecord, record_from_json
 from netattest.lab.state import KEPT_FILE, STATE_ROOT, RunDir, known_runs
 from netattest.lab.wiring import NODE_SYSCTLS, Fabric, Namespace, remove_namespace
-from netattest.lab.nads import WHEREABOUTS_NOTE, NadStore
-from netattest.lab.pod_records import POD_RECORDS, PodRecord, record_from_json
-from netattest.manifests import runtime_config
-from netattest.probe.readers import read_bridge_ports, read_sysctls
-from netattest.manifests import pod_manifest
-from netattest.runid import netns_name, new_run_id, parse_netns_name
+from netattest.manifests import pod_manifest, runtime_config
 from netattest.nodes.duties import node_link
+from netattest.probe.readers import read_bridge_ports, read_sysctls
+from netattest.runid import netns_name, new_run_id, parse_netns_name
 from netattest.scheduling import no_node_reason, schedule
 from netattest.topology.model import Pod, Topology
 
@@ -70,7 +74,7 @@ class Lab:
         self._adopted = False  # adopted from a kept lab (--lab): never torn down by this process
 
     # -- lifecycle -------------------------------------------------------------------------------------------
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         self.up()
         return self
 
@@ -119,7 +123,7 @@ class Lab:
 
     @classmethod
     def adopt(cls, run_id: str, topology: Topology, *, progress: Progress | None = None,
-              state_root=STATE_ROOT) -> "Lab":
+              state_root=STATE_ROOT) -> Lab:
         """The kept lab ``run_id`` (``netattest lab up`` or a run with ``--keep``), as the process that built it
         knew it: its namespaces opened, its pods' records read back. Nothing is built; :meth:`release` lets it go
         again without tearing it down. Everything live is read from the namespaces when reported, so a hand edit
@@ -415,7 +419,7 @@ class Lab:
         the nodes and the switch dropped on receive. A probe window during which any of these grew proves nothing
         by silence."""
         counters = {"neighbour table full": table_fulls(), "input backlog full (host-wide)": backlog_drops()}
-        for name, ns in self._namespaces.items():
+        for name in self._namespaces:
             role = parse_netns_name(name)
             if role and role[1] in ("node", "fabric"):
                 counters[f"rx dropped in {role[1]} {role[2]}"] = rx_dropped(name)

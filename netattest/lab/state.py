@@ -61,7 +61,7 @@ class RunDir:
             staging.rename(self.path)  # fails if the run id exists already, like mkdir(exist_ok=False)
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
-            raise FileExistsError(f"run directory {self.path} exists already")
+            raise FileExistsError(f"run directory {self.path} exists already") from None
         return owner
 
     def owner(self) -> Owner | None:

@@ -6,10 +6,6 @@ their peer moved straight into the target namespace), so the root namespace neve
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from ipaddress import IPv4Interface
-from typing import Any
-
 import ctypes
 import errno
 import os
@@ -17,6 +13,9 @@ import signal
 import socket
 import struct
 import threading
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface
+from typing import Any
 
 from pyroute2 import IPRoute
 
@@ -111,7 +110,7 @@ class Namespace:
     _ipr: Any = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, name: str, sysctls: dict[str, str] | None = None) -> "Namespace":
+    def create(cls, name: str, sysctls: dict[str, str] | None = None) -> Namespace:
         create_netns(name)
         with in_netns(name):
             set_loopback_up()
@@ -119,7 +118,7 @@ class Namespace:
         return cls(name)
 
     @classmethod
-    def open(cls, name: str) -> "Namespace":
+    def open(cls, name: str) -> Namespace:
         """A handle on an existing namespace of this run (an adopted, kept lab)."""
         return cls(name)
 

@@ -223,7 +223,7 @@ class Agent:
                 try:
                     request = json.loads(line)
                     if not isinstance(request, dict):
-                        raise ValueError("a request is a JSON object")  # noqa: TRY004 - a bad line
+                        raise ValueError("a request is a JSON object")
                 except ValueError as exc:
                     self.send({"id": None, "ok": False, "error": f"bad request line: {exc}"})
                     continue

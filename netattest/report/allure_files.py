@@ -8,8 +8,9 @@ Containers that do hold tests (real fixtures with their set-up steps) are writte
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from allure_commons import hookimpl, plugin_manager
 from allure_commons.logger import AllureFileLogger
@@ -35,7 +36,7 @@ def drop_empty_containers(report_dir: str | Path, add_cleanup: Callable[[Callabl
             plugin_manager.unregister(original)
             plugin_manager.register(replacement)
 
-            def restore() -> None:
+            def restore(replacement: Any = replacement, original: Any = original) -> None:
                 plugin_manager.unregister(replacement)
                 plugin_manager.register(original)
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from netattest.actors import UNKNOWN, Actors
-from netattest.neighbours import NeighbourTable
-from netattest.outcomes import MatrixRun, Outcome, PathTried
 from netattest.inventory import Inventory
 from netattest.matrix import Subject
+from netattest.neighbours import NeighbourTable
+from netattest.outcomes import MatrixRun, Outcome, PathTried
 from netattest.probe.engine import Heard, ProbeResult, WindowStats
 from netattest.report.pcap import pcap_bytes, write_pcap
 from netattest.serialize import to_jsonable

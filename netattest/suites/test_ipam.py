@@ -8,13 +8,13 @@ from ipaddress import IPv4Address
 import allure
 import pytest
 
-from netattest.outcomes import MatrixRun
 from netattest.inventory import Inventory, PodView
-from netattest.matrix import Check, Subject
-from netattest.report.allure_attach import EvidenceKit
-from netattest.topology.model import Topology
 from netattest.ipam_pool import ipam_pool, outside_pool
+from netattest.matrix import Check, Subject
+from netattest.outcomes import MatrixRun
+from netattest.report.allure_attach import EvidenceKit
 from netattest.routes import ipam_gateway, missing_routes, wanted_routes
+from netattest.topology.model import Topology
 from netattest.verdicts import expect, settle
 
 pytestmark = pytest.mark.ipam

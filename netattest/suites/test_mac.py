@@ -9,9 +9,9 @@ from __future__ import annotations
 import allure
 import pytest
 
-from netattest.outcomes import MatrixRun
 from netattest.inventory import InterfaceView, Inventory, PodView
 from netattest.matrix import L3_TARGET, Subject, l3_only, pod_subjects
+from netattest.outcomes import MatrixRun
 from netattest.report.allure_attach import EvidenceKit
 from netattest.topology.model import Topology
 from netattest.verdicts import BrokenEvidence, expect

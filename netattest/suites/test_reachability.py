@@ -5,8 +5,8 @@ from __future__ import annotations
 import allure
 import pytest
 
-from netattest.outcomes import MatrixRun
 from netattest.matrix import Check
+from netattest.outcomes import MatrixRun
 from netattest.report.allure_attach import EvidenceKit
 from netattest.verdicts import settle
 

@@ -7,9 +7,10 @@ YAML; lab-only drift (deliberate mis-wiring) lives in :class:`LabSpec` so expect
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
-from typing import Literal, Mapping
+from typing import Literal
 
 Plugin = Literal["ipvlan", "macvlan", "vlan", "bridge", "host-device"]
 IpamType = Literal["static", "host-local", "dhcp", "whereabouts", "none"]

@@ -101,7 +101,7 @@ def _frames(probe: Probe, answers: list[Answer]) -> list[CapturedFrame]:
         sent = Ether(src=src.mac, dst=probe.target_mac) / IP(src=src.ip, dst=probe.target_ip) / ICMP()
         got = [Ether(src=a.mac, dst=src.mac) / IP(src=a.ip, dst=src.ip) / ICMP(type=0) for a in answers]
     frames = [CapturedFrame(T0, True, bytes(sent))]
-    frames += [CapturedFrame(T0 + a.rtt_ms / 1000, False, bytes(g)) for a, g in zip(answers, got)]
+    frames += [CapturedFrame(T0 + a.rtt_ms / 1000, False, bytes(g)) for a, g in zip(answers, got, strict=True)]
     return frames
 
 

@@ -3,7 +3,7 @@ the way a network would (and lets listeners hear what a rule says leaks)."""
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from netattest.evaluate import MatrixRun, run_matrix
 from netattest.inventory import HostView, InterfaceView, Inventory, NodeView, PodView

@@ -37,7 +37,7 @@ class Observation(TargetState):
             return {}
         with ThreadPoolExecutor(max_workers=min(16, len(routes))) as pool:
             lists = list(pool.map(lambda r: self.agents[r].interfaces(timeout=self.options.agent_timeout), routes))
-        return {r: {i["name"]: _interface(i) for i in items} for r, items in zip(routes, lists)}
+        return {r: {i["name"]: _interface(i) for i in items} for r, items in zip(routes, lists, strict=True)}
 
     def _pod_routes(self) -> dict[str, list[str]]:
         """route -> the pod's IPv4 routing table, read inside the pod (in parallel); absent when unreadable."""
@@ -53,7 +53,7 @@ class Observation(TargetState):
                 return []
 
         with ThreadPoolExecutor(max_workers=min(16, len(routes))) as pool:
-            return dict(zip(routes, pool.map(read, routes)))
+            return dict(zip(routes, pool.map(read, routes), strict=True))
 
     def _read_sysctls(self, pods: list[PodView]) -> None:
         """The tuning sysctls of each pod's NADs, read inside the pod by its agent."""
@@ -80,7 +80,7 @@ class Observation(TargetState):
                 return []
 
         with ThreadPoolExecutor(max_workers=min(16, len(nodes))) as pool:
-            return dict(zip(nodes, pool.map(read, nodes)))
+            return dict(zip(nodes, pool.map(read, nodes), strict=True))
 
     def _discover_hosts(self) -> None:
         """External hosts as seen on the wire: ARP from a pod of the host's VLAN; else the nodes' ARP tables."""
@@ -205,7 +205,7 @@ class Observation(TargetState):
             except AnnotationError as exc:
                 self.notes.append(f"pod {pod.key}: network-status annotation unreadable: {exc}")
         attachments = []
-        for sel, net in zip(self.plan.selections(pod), pod.networks):
+        for sel, net in zip(self.plan.selections(pod), pod.networks, strict=True):
             att_ns = next((k for k, v in self.plan.namespaces.items() if v == sel.namespace), sel.namespace)
             att = self.topology.find_attachment(att_ns, sel.name)
             if att is None:  # a NAD the topology does not define: the pod expects its attachment to fail

@@ -81,7 +81,7 @@ class Probing(TargetState):
         if jobs:
             with ThreadPoolExecutor(max_workers=min(32, len(jobs))) as pool:
                 outcomes = list(pool.map(lambda job: _catch(run, job), jobs))
-            for (route, _agent, indices), outcome in zip(jobs, outcomes):
+            for (route, _agent, indices), outcome in zip(jobs, outcomes, strict=True):
                 where = self._where(route)
                 if isinstance(outcome, NetattestError):
                     message = f"{where}: {outcome}"
@@ -90,7 +90,7 @@ class Probing(TargetState):
                         results[i] = ProbeResult(probes[i], 0.0, 0, [], "", "", message)
                     continue
                 local_results, window = outcome
-                for i, res in zip(indices, local_results):
+                for i, res in zip(indices, local_results, strict=True):
                     results[i] = replace(res, probe=probes[i])
                 stats.frames_sent += window.frames_sent
                 stats.frames_received += window.frames_received
@@ -124,7 +124,7 @@ class Probing(TargetState):
         if jobs:
             with ThreadPoolExecutor(max_workers=min(32, len(jobs))) as pool:
                 outcomes = list(pool.map(lambda job: _catch(open_one, job), jobs))
-            for (route, agent, group), outcome in zip(jobs, outcomes):
+            for (route, agent, group), outcome in zip(jobs, outcomes, strict=True):
                 if isinstance(outcome, NetattestError):
                     for listener in group:
                         listening[listener.id] = f"{self._where(route)}: {outcome}"
@@ -142,7 +142,7 @@ class Probing(TargetState):
             return heard
         with ThreadPoolExecutor(max_workers=min(32, len(opened))) as pool:
             outcomes = list(pool.map(lambda job: _catch(collect, job), opened))
-        for (_agent, route), outcome in zip(opened, outcomes):
+        for (_agent, route), outcome in zip(opened, outcomes, strict=True):
             if isinstance(outcome, NetattestError):
                 listening[f"?{route}"] = f"{self._where(route)}: could not collect: {outcome}"
                 continue
