@@ -23,6 +23,7 @@ PACKET_HOST, PACKET_BROADCAST, PACKET_MULTICAST, PACKET_OTHERHOST, PACKET_OUTGOI
 ETH_ARP = b"\x08\x06"
 ETH_IP = b"\x08\x00"
 ARP_REPLY_HDR = b"\x00\x01\x08\x00\x06\x04\x00\x02"  # htype 1, ptype IPv4, hlen 6, plen 4, op 2 (is-at)
+ETH_ARP_REPLY = ETH_ARP + ARP_REPLY_HDR  # bytes 12:22 of every ARP reply
 
 
 # --- small byte helpers --------------------------------------------------------------------------------------------

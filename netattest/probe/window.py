@@ -59,7 +59,8 @@ class Window:
         self.src_ip_of: list[bytes] = [b""] * n
         self.tip_of: list[bytes] = [b""] * n
         self.silent: list[bool] = [not p.expect_answer for p in probes]
-        self.macs: dict[bytes, str] = {}  # MAC bytes -> text: a window hears few MACs, many times
+        #: ARP reply bytes 6:28 (Ethernet source, ARP header, sender MAC) -> (sender MAC, Ethernet source) as text
+        self.macs: dict[bytes, tuple[str, str]] = {}
         self.last_rtt = 0.0  # s: round trip of the latest answer, a measure of the network's latency right now
         self.answers: list[list[Answer] | None] = [None] * n
         self.first_sent = [0.0] * n
@@ -107,48 +108,54 @@ class Window:
     def build_frames(self) -> None:
         """Patch every probe's frame from its endpoint's template and register how its answer is recognised."""
         engine = self.engine
-        templates: dict[int, fr.Template] = {}  # by endpoint object: one lookup per endpoint, not per probe
-        frames, src_ip_of, tip_of, sock_of = self.frames, self.src_ip_of, self.tip_of, self.sock_of
+        #: by endpoint object, one lookup per probe: (template, its who-has head, its reply key, its address)
+        per_source: dict[int, tuple[fr.Template, bytes, bytes, bytes]] = {}
+        frames, src_ip_of, tip_of = self.frames, self.src_ip_of, self.tip_of
         inet_pton, af_inet = socket.inet_pton, socket.AF_INET
-        for i, p in enumerate(self.probes):
-            ps = sock_of[i]
+        last_source: object = None
+        for i, (p, ps) in enumerate(zip(self.probes, self.sock_of)):
             if ps is None:
                 continue
             source = p.source
-            tmpl = templates.get(id(source))
-            if tmpl is None:
-                tmpl = templates[id(source)] = engine.template(source)
+            if source is not last_source:  # probes come grouped by endpoint: mostly the same as the previous one
+                last_source = source
+                cached = per_source.get(id(source))
+                if cached is None:
+                    tmpl_ = engine.template(source)
+                    cached = per_source[id(source)] = (tmpl_, tmpl_.arp_head, tmpl_.reply_key, tmpl_.reply_key[6:])
+                tmpl, arp_head, reply_key, src_ip = cached
+                table = ps.arp_table  # one socket per endpoint
             try:
                 tip = inet_pton(af_inet, p.target_ip)  # strict: a dotted quad only
             except OSError:
                 tip = fr.ip_bytes(p.target_ip)  # raises the ProbeError that names the address
-            if p.kind == "arp":
+            kind = p.kind
+            if kind == "arp":
                 if p.target_mac is None and not p.mark:
-                    frame = tmpl.arp_head + tip
+                    frame = arp_head + tip
                 else:
                     frame = fr.arp_frame(tmpl, tip, None if p.target_mac is None else fr.mac_bytes(p.target_mac),
                                          p.mark)
-                key = tip + tmpl.reply_key
-                table = ps.arp_table
+                key = tip + reply_key
                 idxs = table.get(key)
                 if idxs is None:
                     table[key] = [i]
                 else:
                     idxs.append(i)
-            elif p.kind in fr.PROTO:
+            elif kind in fr.PROTO:
                 if p.target_mac is None:
-                    raise ProbeError(f"probe {p.id!r}: {p.kind} needs target_mac (the engine never resolves it)")
+                    raise ProbeError(f"probe {p.id!r}: {kind} needs target_mac (the engine never resolves it)")
                 key_ = engine.next_key()
-                if p.kind == "icmp":
+                if kind == "icmp":
                     self.icmp_keys[key_] = i
                 else:
                     self.l4_keys[key_] = i
                 self.icmp_key_of[i] = key_
-                frame = fr.ip_probe_frame(tmpl, p.kind, fr.mac_bytes(p.target_mac), tip, key_, 1, p.mark)
+                frame = fr.ip_probe_frame(tmpl, kind, fr.mac_bytes(p.target_mac), tip, key_, 1, p.mark)
             else:
-                raise ProbeError(f"probe {p.id!r}: unknown kind {p.kind!r}")
+                raise ProbeError(f"probe {p.id!r}: unknown kind {kind!r}")
             frames[i] = frame
-            src_ip_of[i] = tmpl.reply_key[6:]
+            src_ip_of[i] = src_ip
             tip_of[i] = tip
 
     # -- phase 3 ---------------------------------------------------------------------------------------------------
@@ -170,6 +177,8 @@ class Window:
         for i in pending:
             p = self.probes[i]
             if p.kind in fr.PROTO:
+                if self.attempts[i] and not self.first_frames[i]:
+                    self.first_frames[i] = self.frames[i]  # the record keeps the first frame sent
                 self.frames[i] = fr.ip_probe_frame(self.engine.template(p.source), p.kind,
                                                    fr.mac_bytes(p.target_mac or ""), fr.ip_bytes(p.target_ip),
                                                    self.icmp_key_of[i], round_no, p.mark)
@@ -178,7 +187,7 @@ class Window:
         """Send every pending probe, draining now and then so answers never pile up beyond the buffer; returns
         the time of the last silent send (0.0 if none). The hot loop of a window: everything it touches is local."""
         sock_of, frames, attempts, silent = self.sock_of, self.frames, self.attempts, self.silent
-        perr, first_sent, first_frames, last_sent = self.perr, self.first_sent, self.first_frames, self.last_sent
+        perr, first_sent, last_sent = self.perr, self.first_sent, self.last_sent
         kept, epoch0, perf = self.kept, self.epoch0, time.perf_counter
         last_silent_send = 0.0
         since_drain = sent = 0
@@ -191,8 +200,7 @@ class Window:
             now = perf()
             n = attempts[i] = attempts[i] + 1
             if n == 1:
-                first_sent[i] = now
-                first_frames[i] = frame
+                first_sent[i] = now  # (the first frame itself is kept by rebuild_for_retry, the only rewrite)
             try:
                 s.sock.send(frame)  # type: ignore[union-attr]
                 sent += 1
@@ -249,8 +257,9 @@ class Window:
         expected answer is in, the last silent probe has had its full window and the settle time has passed."""
         full_end = time.perf_counter() + window
         silent_end = last_silent_send + window if last_silent_send else 0.0
-        self.outstanding = {i for i in pending if self.probes[i].expect_answer and self.answers[i] is None
-                            and not self.sock_of[i].broken}  # type: ignore[union-attr]
+        silent, answers, sock_of = self.silent, self.answers, self.sock_of
+        self.outstanding = {i for i in pending if not silent[i] and answers[i] is None
+                            and not sock_of[i].broken}  # type: ignore[union-attr]
         settle_end = 0.0
         while True:
             now = time.perf_counter()
@@ -275,8 +284,9 @@ class Window:
 
     def still_unanswered(self, pending: list[int]) -> list[int]:
         """Next round: probes that expect an answer and got none (never the silent ones)."""
-        return [i for i in pending if self.probes[i].expect_answer and self.answers[i] is None
-                and not self.sock_of[i].broken]  # type: ignore[union-attr]
+        silent, answers, sock_of = self.silent, self.answers, self.sock_of
+        return [i for i in pending if not silent[i] and answers[i] is None
+                and not sock_of[i].broken]  # type: ignore[union-attr]
 
     # -- phase 5 ---------------------------------------------------------------------------------------------------
     def results(self) -> tuple[list[ProbeResult], WindowStats]:
@@ -291,14 +301,19 @@ class Window:
             if s.failed_sends:
                 self.errors.append(f"{s.name()}: {s.failed_sends} frame(s) could not be sent (transmit buffer full)")
             s.arp_table = {}
-        records, kept, epoch0 = self.engine.records, self.kept, self.epoch0
-        attempts, first_sent, first_frames, frames, answers, perr = (self.attempts, self.first_sent,
-                                                                     self.first_frames, self.frames, self.answers,
-                                                                     self.perr)
-        results = [ProbeResult(p, epoch0 + first_sent[i] if attempts[i] else 0.0, attempts[i], answers[i] or [],
-                               "", "", perr[i], sorted(CapturedFrame(*f) for f in kept[i]) if kept is not None else [],
-                               (first_frames[i] or frames[i]) if records else b"")
-                   for i, p in enumerate(self.probes)]
+        kept, epoch0 = self.kept, self.epoch0
+        # one pass over parallel lists (zip, not indexing); the frame kept is the first one sent: retries of IP
+        # probes rewrite ``frames`` and leave the first in ``first_frames``
+        sent_frames = [f or g for f, g in zip(self.first_frames, self.frames)] if self.engine.records \
+            else [b""] * self.n
+        rows = zip(self.probes, self.first_sent, self.attempts, self.answers, self.perr, sent_frames)
+        if kept is None:
+            results = [ProbeResult(p, epoch0 + t if n else 0.0, n, a or [], "", "", e, [], f)
+                       for p, t, n, a, e, f in rows]
+        else:
+            results = [ProbeResult(p, epoch0 + t if n else 0.0, n, a or [], "", "", e,
+                                   sorted(CapturedFrame(*c) for c in k), f)
+                       for (p, t, n, a, e, f), k in zip(rows, kept)]
         stats = WindowStats(probes=self.n, frames_sent=self.counters["sent"], frames_received=self.counters["recv"],
                             kernel_drops=drops, duration_s=time.perf_counter() - self.t_start,
                             socket_errors=_dedupe(self.errors), rounds=self.rounds)
@@ -331,7 +346,7 @@ class Window:
         attempts, record, perf = self.attempts, self.record, time.perf_counter
         answers, last_sent, kept, discard = self.answers, self.last_sent, self.kept, self.outstanding.discard
         probes, macs = self.probes, self.macs
-        arp_reply, eth_arp, eth_ip = fr.ARP_REPLY_HDR, fr.ETH_ARP, fr.ETH_IP
+        eth_arp_reply, eth_ip = fr.ETH_ARP_REPLY, fr.ETH_IP
         got = 0
         while True:
             try:
@@ -349,30 +364,32 @@ class Window:
                 break
             got += 1
             now = perf()
-            etype = data[12:14]
-            if etype == eth_arp:
-                if data[14:22] != arp_reply or len(data) < 42:
-                    continue
-                idxs = arp_table.get(data[28:42])  # sender IP, target MAC, target IP of the reply
-                if not idxs:
-                    continue
-                ip = probes[idxs[0]].target_ip  # the reply's sender IP is the address asked for: the table key
-                raw_sha = data[22:28]
-                sha = macs.get(raw_sha)
-                if sha is None:
-                    sha = macs[raw_sha] = raw_sha.hex(":")
-                esrc = sha if data[6:12] == raw_sha else data[6:12].hex(":")
-                for i in idxs:
-                    if answers[i] is None and attempts[i] and kept is None:  # the common case, inlined
-                        rtt = self.last_rtt = now - last_sent[i]
-                        answers[i] = [Answer(ip, sha, rtt * 1000.0, attempts[i], esrc, "arp-reply", 0)]
-                        discard(i)
-                    else:
-                        record(i, ip, sha, esrc, now, attempts[i], data)
-            elif etype == eth_ip:
-                if len(data) < 34:
-                    continue
-                self._match_ip(s, data, now)
+            if not data.startswith(eth_arp_reply, 12):  # EtherType ARP and an is-at header, without a slice
+                if data[12:14] == eth_ip and len(data) >= 34:
+                    self._match_ip(s, data, now)
+                continue
+            if len(data) < 42:
+                continue
+            idxs = arp_table.get(data[28:42])  # sender IP, target MAC, target IP of the reply
+            if not idxs:
+                continue
+            ip = probes[idxs[0]].target_ip  # the reply's sender IP is the address asked for: the table key
+            # Ethernet source + ARP header + sender MAC (bytes 6:28) -> (sha, eth_src) as text: a window hears
+            # few MACs many times, so each pair is formatted once and its strings shared by every answer
+            macs_key = data[6:28]
+            pair = macs.get(macs_key)
+            if pair is None:
+                raw_sha, raw_esrc = data[22:28], data[6:12]
+                sha = raw_sha.hex(":")
+                pair = macs[macs_key] = (sha, sha if raw_esrc == raw_sha else raw_esrc.hex(":"))
+            sha, esrc = pair
+            for i in idxs:
+                if answers[i] is None and attempts[i] and kept is None:  # the common case, inlined
+                    rtt = self.last_rtt = now - last_sent[i]
+                    answers[i] = [Answer(ip, sha, rtt * 1000.0, attempts[i], esrc, "arp-reply", 0)]
+                    discard(i)
+                else:
+                    record(i, ip, sha, esrc, now, attempts[i], data)
         self.counters["recv"] += got
 
     def _match_ip(self, s: PacketSocket, data: bytes, now: float) -> None:
@@ -484,15 +501,18 @@ def send_order(probes: Sequence[Probe], indexes: list[int]) -> list[int]:
     broadcasts are spread evenly among unicasts: a burst of back-to-back who-has frames overflows the receive-side
     broadcast queues (macvlan's is 1,000 frames per master) and the lost requests would read as silence."""
     order: list[int] = []
+    # one pass: (silent?, broadcast?) -> indexes, each list in the given order
+    groups: tuple[list[int], list[int], list[int], list[int]] = ([], [], [], [])
+    for i in indexes:
+        p = probes[i]
+        groups[(0 if p.expect_answer else 2) + (p.kind == "arp" and p.target_mac is None)].append(i)
     for silent in (True, False):
-        group = [i for i in indexes if probes[i].expect_answer is not silent]
-        floods = [i for i in group if probes[i].kind == "arp" and probes[i].target_mac is None]
-        others = [i for i in group if not (probes[i].kind == "arp" and probes[i].target_mac is None)]
+        others, floods = groups[2:] if silent else groups[:2]
         if not floods or not others:
-            order += group
+            order += floods or others
             continue
         # merge by relative position, so the broadcast share stays the same all along the group
-        total = len(group)
+        total = len(floods) + len(others)
         slots = sorted([(k * total / len(floods), 0, i) for k, i in enumerate(floods)]
                        + [(k * total / len(others), 1, i) for k, i in enumerate(others)])
         order += [i for _, _, i in slots]
