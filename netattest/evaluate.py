@@ -164,6 +164,9 @@ def _worth_keeping(heard: list[Heard], probes: ProbeSet) -> tuple[list[Heard], i
                 source_network[pid] = network
     kept, own = [], 0
     for h in heard:
+        if h.what == "own-network":  # counted by the listener itself (its segment's own senders)
+            own += h.count
+            continue
         if h.what == "marked" and h.mark not in canaries:
             index = probes.mark_index.get(h.mark)
             if index is not None and source_network.get(probes.probes[index].id) == network_of.get(h.listener):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from netattest.inventory import Inventory
 from netattest.matrix import Check, Subject, known_behaviour, l3_only, unused_addresses
@@ -84,6 +84,7 @@ class ProbeSet:
         self.check_networks: dict[str, tuple[str, str]] = {}  # check id -> (source network, target network)
         self.listeners: list[ListenerPlan] = []
         self.canaries: dict[str, list[str]] = {}  # network -> probe ids of its canaries
+        self._dual_homed_cache: dict[str, list[tuple[str | None, Hop]]] = {}
         self.watch: dict[str, dict[str, list[tuple[str, Hop]]]] = defaultdict(dict)  # net -> ip -> (check, hop)
         self.token = int.from_bytes(os.urandom(4), "big") or 1
         self.mark_index: dict[int, int] = {}  # mark -> index in probes
@@ -198,19 +199,28 @@ class ProbeSet:
     def _dual_homed(self, network: str, endpoint: Endpoint) -> list[Hop]:
         """Pods with interfaces on ``network`` and on another VLAN: one with ip_forward on (the tuning plugin can
         set it) is a router between them, so its interface here is a next hop like any neighbour's."""
-        hops = []
+        return [hop for netns, hop in self._dual_homed_on(network) if netns != endpoint.netns]
+
+    def _dual_homed_on(self, network: str) -> list[tuple[str | None, Hop]]:
+        """(pod namespace, hop) of every dual-homed pod on ``network``; computed once per network (asked once per
+        isolation check)."""
+        cached = self._dual_homed_cache.get(network)
+        if cached is not None:
+            return cached
+        found = []
         for pod in self.resolver.inventory.pods:
             networks = {a.network for a in pod.attachments if not a.error}
-            if len(networks) < 2 or network not in networks or pod.netns == endpoint.netns:
+            if len(networks) < 2 or network not in networks:
                 continue
             for att in pod.attachments:
                 iface = pod.interfaces.get(att.interface)
                 if att.network == network and iface is not None and iface.ips and iface.mac:
                     others = ", ".join(sorted(networks - {network}))
-                    hops.append(Hop(iface.mac, iface.ips[0], f"pod {pod.label} {iface.name} (also on {others}: "
-                                                             "forwards if its ip_forward is on)"))
+                    found.append((pod.netns, Hop(iface.mac, iface.ips[0], f"pod {pod.label} {iface.name} (also on "
+                                                                         f"{others}: forwards if its ip_forward is on)")))
                     break
-        return hops
+        self._dual_homed_cache[network] = found
+        return found
 
     def _plan_twins(self, checks: Sequence[Check]) -> None:
         """One ARP sanity twin per source socket with silent checks; ICMP/UDP/TCP twins per sender of IP probes."""
@@ -254,14 +264,31 @@ class ProbeSet:
         for network in networks:
             watch = tuple(self.watch.get(network, {}))
             senders: list[Endpoint] = []
-            for listener, sender in self._listeners_on(network, watch):
-                self.listeners.append(ListenerPlan(listener, network))
+            found = self._listeners_on(network, watch)
+            for _, sender in found:
                 if sender is not None:
                     senders.append(sender)
             spare = unused_addresses(self.topology, network, len(watch) + 1)
             if senders and spare:
                 self.canaries[network] = [self.add("arp", f"canary:{network}", senders[0], spare[-1], None, False,
                                                    marked=True)]
+            own = self._own_senders(network)
+            canaries = tuple(self.probe(pid).mark for pid in self.canaries.get(network, []))
+            for listener, _ in found:
+                self.listeners.append(ListenerPlan(replace(listener, own_senders=own, keep_marks=canaries), network))
+
+    def _own_senders(self, network: str) -> tuple[tuple[str, str], ...]:
+        """(MAC, IPv4) of the harness's pod interfaces on ``network``: the marked who-has they broadcast there (for
+        their own isolation checks) reach every listener of the segment and are its own traffic. Pods only: a
+        host or a node can be a router with source NAT, whose forwarded frames carry its own MAC and address on
+        this segment, and those must stay evidence."""
+        pairs: set[tuple[str, str]] = set()
+        for pod in self.resolver.inventory.pods:
+            for att in pod.attachments:
+                iface = pod.interfaces.get(att.interface)
+                if att.network == network and iface is not None and iface.mac:
+                    pairs.update((iface.mac, ip) for ip in iface.ips)
+        return tuple(sorted(pairs))
 
     def _listeners_on(self, network: str, watch: tuple[str, ...]) -> list[tuple[Listener, Endpoint | None]]:
         """Every interface on ``network`` the harness can listen on (pods; hosts and node NICs where the target

@@ -188,3 +188,31 @@ def test_a_listener_that_cannot_open_says_why(engine: ProbeEngine) -> None:
     engine.listen([Listener("ghost", "natest-does-not-exist", "eth0")])
     heard, listening = engine.collect()
     assert heard == [] and "cannot listen on natest-does-not-exist:eth0" in listening["ghost"]
+
+
+def test_a_listener_counts_its_own_segments_senders_and_keeps_everything_else(lab: NetnsLab,
+                                                                             engine: ProbeEngine) -> None:
+    """Own-segment traffic (a pod of this VLAN broadcasting its marked who-has) is counted, not kept; the canary
+    of that same sender, a foreign sender on the segment, and a NAT router's forwarded frames stay evidence."""
+    own = lab.host("own", f"{B}.10/24", segment="seg-b")
+    other = lab.host("other", f"{B}.11/24", segment="seg-b")
+    listener = lab.host("ear", f"{B}.20/24", segment="seg-b")
+    canary = MARK + 7
+    probes = [Probe("own", "arp", own, f"{B}.99", expect_answer=False, mark=MARK),
+              Probe("canary", "arp", own, f"{B}.98", expect_answer=False, mark=canary),
+              Probe("other", "arp", other, f"{B}.97", expect_answer=False, mark=MARK + 1)]
+    engine.listen([Listener("ear", listener.netns, "eth0", own_senders=((own.mac, own.ip),), keep_marks=(canary,))])
+    engine.run(probes)
+    heard, _ = engine.collect()
+    assert sorted((h.what, h.mark, h.count) for h in heard) == [
+        ("marked", MARK + 1, 1), ("marked", canary, 1), ("own-network", 0, 1)]
+
+
+def test_a_nat_routers_frames_are_never_own_traffic(lab: NetnsLab, engine: ProbeEngine) -> None:
+    src, dst, hop = routed(lab, NAT, back_route=False)
+    engine.listen([Listener("dst", dst.netns, "eth0", own_senders=((dst.mac, dst.ip),))])
+    engine.run(through(src, hop, dst.ip, MARK))
+    heard, _ = engine.collect()
+    marked = [h for h in heard if h.what == "marked"]  # (the target's own echo replies are counted as its own)
+    assert marked and {h.ip_src for h in marked} == {f"{B}.254"} and {h.proto for h in marked} == {"icmp", "udp",
+                                                                                                   "tcp"}

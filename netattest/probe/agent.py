@@ -76,7 +76,9 @@ def listener_to_wire(listener: Listener) -> dict[str, Any]:
 def listener_from_wire(data: dict[str, Any]) -> Listener:
     return Listener(id=str(data["id"]), netns=data.get("netns"), ifname=str(data["ifname"]),
                     mode=data.get("mode", "marks"), watch_ips=tuple(data.get("watch_ips") or ()),
-                    label=str(data.get("label", "")))
+                    label=str(data.get("label", "")),
+                    own_senders=tuple((str(m), str(i)) for m, i in data.get("own_senders") or ()),
+                    keep_marks=tuple(int(m) for m in data.get("keep_marks") or ()))
 
 
 def heard_from_wire(data: dict[str, Any]) -> Heard:

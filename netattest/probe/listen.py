@@ -30,6 +30,9 @@ class ListenerSet:
         self.status: dict[str, str] = {}  # listener id -> "" or why it did not listen the whole time
         self._heard: dict[tuple[object, ...], Heard] = {}
         self._watch: dict[str, set[bytes]] = {}
+        self._own: dict[str, set[bytes]] = {}  # listener id -> MAC + IPv4 bytes of its segment's own senders
+        self._keep: dict[str, set[int]] = {}
+        self._own_count: dict[str, int] = {}
 
     def open(self, listeners: Sequence[Listener]) -> None:
         for listener in listeners:
@@ -49,6 +52,9 @@ class ListenerSet:
             self.socks[sock.fd] = (listener, sock)
             self.status[listener.id] = ""
             self._watch[listener.id] = {fr.ip_bytes(ip) for ip in listener.watch_ips}
+            self._own[listener.id] = {fr.mac_bytes(mac) + fr.ip_bytes(ip) for mac, ip in listener.own_senders}
+            self._keep[listener.id] = set(listener.keep_marks)
+            self._own_count[listener.id] = 0
 
     def fds(self) -> list[int]:
         return list(self.socks)
@@ -58,17 +64,22 @@ class ListenerSet:
         listener, s = self.socks[fd]
         passive = listener.mode == "passive"
         watch = self._watch.get(listener.id, set())
+        own = self._own.get(listener.id) or set()
+        keep = self._keep.get(listener.id, set())
         recvfrom = s.sock.recvfrom
-        got = 0
+        got = own_heard = 0
         while True:
             try:
                 data, addr = recvfrom(2048)
             except (BlockingIOError, InterruptedError):
-                return got
+                break
             except OSError as exc:
                 self.status[listener.id] = self.status[listener.id] or f"receive: {exc.strerror or exc}"
-                return got
+                break
             got += 1
+            if own and _own_segment(data, own, keep):
+                own_heard += 1
+                continue
             outgoing = addr[2] == fr.PACKET_OUTGOING
             heard = _source(data) if passive else _marked(data, watch)
             if heard is None:
@@ -81,6 +92,9 @@ class ListenerSet:
                 continue
             self._heard[key] = Heard(listener.id, time.time(), what, fr.mac_str(data[6:12]),  # type: ignore[arg-type]
                                      fr.mac_str(data[0:6]), ip_src, ip_dst, proto, mark, outgoing)
+        if own_heard:
+            self._own_count[listener.id] = self._own_count.get(listener.id, 0) + own_heard
+        return got
 
     def collect(self) -> tuple[list[Heard], dict[str, str]]:
         """Read what is left, note drops, close every listener; returns what was heard and how each listened."""
@@ -94,12 +108,30 @@ class ListenerSet:
                 self.status[listener.id] = self.status[listener.id] or f"the kernel dropped {drops} frame(s)"
         close_sockets([s.sock for _, s in self.socks.values()])
         self.socks.clear()
+        now = time.time()
         heard = sorted(self._heard.values(), key=lambda h: h.time)
+        heard += [Heard(lid, now, "own-network", "", count=count) for lid, count in self._own_count.items() if count]
         status = dict(self.status)
         self._heard.clear()
         self.status.clear()
         self._watch.clear()
+        self._own.clear()
+        self._keep.clear()
+        self._own_count.clear()
         return heard, status
+
+
+def _own_segment(data: bytes, own: set[bytes], keep: set[int]) -> bool:
+    """A marked frame one of the segment's own senders sent (Ethernet source + ARP sender or IPv4 source), and
+    not a canary: this segment's own traffic, never evidence of a path from elsewhere."""
+    etype = data[12:14]
+    if etype == fr.ETH_ARP and len(data) >= 54:
+        if data[6:12] + data[28:32] not in own:
+            return False
+        return data[42:46] == fr.MAGIC_MARKED and int.from_bytes(data[46:54], "big") not in keep
+    if etype == fr.ETH_IP and len(data) >= 34:
+        return data[6:12] + data[26:30] in own  # canaries are ARP: an own IP probe is never one
+    return False
 
 
 def _marked(data: bytes, watch: set[bytes]) -> tuple[str, str, str, str, int] | None:

@@ -116,6 +116,14 @@ class Listener:
     mode: Literal["marks", "passive"] = "marks"
     watch_ips: tuple[str, ...] = ()
     label: str = ""
+    #: (MAC, IPv4) of the harness's own pod interfaces on this listener's segment: a marked frame they sent, heard
+    #: here, is this segment's own traffic (every marked who-has of a source VLAN reaches every listener on it),
+    #: counted instead of kept. A frame that crossed from another segment carries another sender (an L2 leak keeps
+    #: the foreign interface's pair, a router its own MAC and, with NAT, its own address; routers are never in
+    #: this list), so nothing that is evidence matches.
+    own_senders: tuple[tuple[str, str], ...] = ()
+    #: marks kept even from an own sender: the canaries that prove this listener hears
+    keep_marks: tuple[int, ...] = ()
 
 
 @dataclass(slots=True)
@@ -124,7 +132,7 @@ class Heard:
 
     listener: str  # Listener.id
     time: float  # epoch seconds of the first sighting
-    what: Literal["marked", "watched-arp", "source"]
+    what: Literal["marked", "watched-arp", "source", "own-network"]  # own-network: one count per listener
     eth_src: str
     eth_dst: str = ""
     ip_src: str = ""
