@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import MACVLAN_ONLY, REPO
 from tests.fakeapi import FakeApiServer
+from tests.helpers.needs import require
 
 KUBECTL = REPO / ".tools" / "kubectl" / "bin" / "kubectl"
 RUN_ID = "c0ffee01"
@@ -30,18 +31,9 @@ NODES = {"node1": {"node-role.kubernetes.io/multus-node": "yes"},
          "node2": {"node-role.kubernetes.io/multus-node": "yes"}, "node3": {}}
 
 
-def _need_kubectl() -> None:
-    if KUBECTL.is_file():
-        return
-    why = f"kubectl is not installed at {KUBECTL} (bash scripts/install.sh installs it)"
-    if os.environ.get("CI"):
-        pytest.fail(f"{why}; CI must install it")
-    pytest.skip(why)
-
-
 @pytest.fixture
 def server() -> Iterator[FakeApiServer]:
-    _need_kubectl()
+    require("kubectl")
     with FakeApiServer(nodes=NODES) as srv:
         yield srv
 

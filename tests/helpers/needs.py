@@ -52,6 +52,8 @@ REQUIREMENTS: dict[str, tuple[Callable[[], bool], str]] = {
     "selenium": (lambda: importlib.util.find_spec("selenium") is not None,
                  "needs selenium (pip install -e '.[dev]')"),
     "allure": (_allure_ready, "needs the Allure command line and Java (scripts/install.sh installs both)"),
+    "kubectl": (lambda: (Path(__file__).resolve().parents[2] / ".tools" / "kubectl" / "bin" / "kubectl").is_file(),
+                "needs the project-local kubectl in .tools/kubectl (scripts/install.sh installs it)"),
 }
 
 
