@@ -68,6 +68,7 @@ class ProbeEngine:
         records: bool = True,
         bpf: bool = True,
         keep_frames: bool = False,
+        pace_s: float = 0.0,
     ) -> None:
         if timeout <= 0 or retries < 0 or rcvbuf <= 0:
             raise ProbeError("timeout must be > 0, retries >= 0, rcvbuf > 0")
@@ -78,6 +79,7 @@ class ProbeEngine:
         self.settle = float(settle)
         self.records = records
         self.keep_frames = keep_frames
+        self.pace_s = float(pace_s)  # a pause after every DRAIN_EVERY sends (slow kernels; see window.send_round)
         self.bpf = bpf
         self._socks: dict[SocketKey, PacketSocket] = {}
         self._templates: dict[tuple[str, str], Template] = {}

@@ -191,6 +191,7 @@ class Window:
         kept, epoch0, perf = self.kept, self.epoch0, time.perf_counter
         last_silent_send = 0.0
         since_drain = sent = 0
+        pace = self.engine.pace_s
         for i in pending:
             s = sock_of[i]
             if s.broken:  # type: ignore[union-attr]  # pending holds only probes with a socket
@@ -227,6 +228,8 @@ class Window:
             if since_drain >= DRAIN_EVERY:
                 since_drain = 0
                 self.service_ready(0)
+                if pace:  # let a slow kernel's macvlan broadcast worker and input backlog catch up
+                    time.sleep(pace)
         self.counters["sent"] += sent
         return last_silent_send
 
