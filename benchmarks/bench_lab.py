@@ -41,7 +41,8 @@ def with_pods(count: int) -> str:
     for i in range(count):
         node = "node1" if i % 2 == 0 else "node2"
         ip = f"192.168.{113 + i // 250}.{i % 250 + 2}"
-        pods.append(f"  - name: p{i}\n    namespace: multus-test\n    nodeSelector: {{kubernetes.io/hostname: {node}}}\n"
+        pods.append(f"  - name: p{i}\n    namespace: multus-test\n"
+                    f"    nodeSelector: {{kubernetes.io/hostname: {node}}}\n"
                     f"    networks: [{{attachment: net1-macvlan, interface: net1, ips: [{ip}/20]}}]")
     body = "\n".join(pods) if pods else "  []"
     text = head + "\npods:\n" + body + tail
@@ -77,7 +78,8 @@ def raw_pod_cost(count: int) -> float:
             name = netns_name(lab.run_id, "pod", f"raw{i}")
             create_netns(name)  # the lab's own primitive: the baseline must not be slower than the lab
             config = {"cniVersion": "0.4.0", "name": "raw", "type": "macvlan", "master": "ens256",
-                      "mode": "bridge", "ipam": {"type": "static", "addresses": [{"address": f"10.9.{i // 250}.{i % 250 + 1}/16"}]}}
+                      "mode": "bridge",
+                      "ipam": {"type": "static", "addresses": [{"address": f"10.9.{i // 250}.{i % 250 + 1}/16"}]}}
             cni.cni_add(cni.CniCall(config, node, name, "net1", f"raw-{i}"))
         return (time.perf_counter() - start) / count
     finally:
@@ -129,7 +131,8 @@ def measure() -> int:
     print(f"  bring-up median {up:.2f} s, teardown median {down:.2f} s, teardown problems {problems}, "
           f"leftovers {leftovers}")
     print(f"  per-pod cost {per_pod * 1000:.1f} ms vs raw netns+ADD {raw * 1000:.1f} ms: ratio {ratio:.2f}x "
-          f"(median of {args.repeat} rounds: {', '.join(f'{p / r[2]:.2f}' for p, r in zip(per_pods, rounds, strict=True))}; "
+          f"(median of {args.repeat} rounds: "
+          f"{', '.join(f'{p / r[2]:.2f}' for p, r in zip(per_pods, rounds, strict=True))}; "
           "target <= 1.3x)")
     root_clean = root_links() == links_before
     print(f"  root namespace links unchanged: {root_clean}")

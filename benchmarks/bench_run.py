@@ -32,8 +32,8 @@ SEED = ("seed, sandbox", "topologies/restricted-vlan.yaml")
 HOST = ("macvlan-only, host", "topologies/macvlan-only.yaml")
 PHASES = ("host side (CLI, kernel check)", "sandbox boot", "startup (imports, collection)",
           "pre-flight (nodes, facts, checks)", "lab build (pods)", "inventory and pod evidence",
-          "neighbour discovery (sweep window)", "probe setup", "probe window (listening)", "suites (the other tests)", "teardown", "evidence",
-          "exit (power-off, summary)")
+          "neighbour discovery (sweep window)", "probe setup", "probe window (listening)", "suites (the other tests)",
+          "teardown", "evidence", "exit (power-off, summary)")
 
 
 def phases(line: Timeline, began: float, ended: float) -> dict[str, float]:

@@ -60,7 +60,8 @@ def generate(nodes: int = 10, vlans: int = 4, pods: int = 200, isolation: str = 
         "apiVersion: netattest/v1",
         "kind: Topology",
         "name: scale",
-        f"description: {nodes} nodes, {vlans} VLANs, {pods} pods (macvlan bridge, static IPAM) for the scale benchmark.",
+        f"description: {nodes} nodes, {vlans} VLANs, {pods} pods (macvlan bridge, static IPAM) "
+        "for the scale benchmark.",
         "",
         "networks:",
     ]
@@ -330,7 +331,8 @@ def main() -> int:
     print(f"  teardown        {down_s:7.2f} s   (problems {len(problems)}, leftovers {leftovers}, "
           f"root namespace unchanged {root_clean})")
     print(f"  peak RSS        {peak_rss:7.0f} MB  (this process; target < {TARGET_RSS_MB:.0f} MB; "
-          f"{rss_start:.0f} MB before the lab; child processes (CNI plugins, netns helpers) peak {figures['plugins_peak_rss_mb']:.0f} MB)")
+          f"{rss_start:.0f} MB before the lab; child processes (CNI plugins, netns helpers) "
+          f"peak {figures['plugins_peak_rss_mb']:.0f} MB)")
     print(f"  matrix          {len(checks):,} checks, {probes:,} probes "
           f"(target >= {min_probes:,}), {figures['matrix_s']:.2f} s = {ratio:.2f} probe timeouts of "
           f"{args.timeout:g} s (target < {TARGET_MATRIX_TIMEOUTS:.0f}); engine {figures['engine_s']:.2f} s, "

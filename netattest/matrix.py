@@ -178,9 +178,10 @@ def known_behaviour(source: Subject, target: Subject) -> str | None:
 
 def plan_checks(topology: Topology) -> list[Check]:
     """The whole matrix: for each expectation, every pod interface on its source network against every member of
-    its target network (the pod itself excluded, all its interfaces: its own addresses are local, not on the VLAN). An isolated target network is also probed at its declared gateway when no
-    member holds it, and at unused addresses when it has no member at all (listeners then watch who asks for them);
-    an expectation without a pod on its source network is one *untestable* check, never a silent pass."""
+    its target network (the pod itself excluded, all its interfaces: its own addresses are local, not on the VLAN).
+    An isolated target network is also probed at its declared gateway when no member holds it, and at unused
+    addresses when it has no member at all (listeners then watch who asks for them); an expectation without a pod on
+    its source network is one *untestable* check, never a silent pass."""
     pods = pod_subjects(topology)
     checks: list[Check] = []
     for expectation in topology.expectations:
@@ -199,7 +200,8 @@ def plan_checks(topology: Topology) -> list[Check]:
         for source in sources:
             for target in targets:
                 if target.kind == "pod" and target.name == source.name:
-                    continue  # itself, or a sibling interface: the pod reaches its own addresses locally, not on the VLAN
+                    # itself, or a sibling interface: the pod reaches its own addresses locally, not on the VLAN
+                    continue
                 known = known_behaviour(source, target) if expectation.verdict == "reachable" else None
                 verdict = "isolated" if known else expectation.verdict
                 checks.append(Check(verdict, source, target, expectation.why, known,  # type: ignore[arg-type]

@@ -523,7 +523,8 @@ def main(argv: list[str] | None = None) -> int:
             s != 0 for s in [p.fresh_status for p in points if p.fresh_status is not None] + list(fresh_end.values()))
         if args.json:
             Path(args.json).write_text(json.dumps({
-                "seed": args.seed, "calibration": cal, "points": [{**asdict(p), "signal_lost": p.signal_lost} for p in points],
+                "seed": args.seed, "calibration": cal,
+                "points": [{**asdict(p), "signal_lost": p.signal_lost} for p in points],
                 "fresh_end": fresh_end, "ok": not failed}, indent=1))
         return 1 if failed else 0
     finally:

@@ -120,7 +120,8 @@ def test_interrupt_while_a_create_is_in_flight_leaves_nothing(tmp_path: Path, si
         assert hook.fired, f"the run never sent the request\n{text[-3000:]}"
         assert status not in (0, None), f"the interrupt did not end the run\n{text[-3000:]}"
         # the server did the request (the run's namespace existed, or its entries were in the operator's spec) ...
-        assert server.sent("create", "namespaces") and (wanted is _creates_namespace or server.sent("patch", "networks"))
+        assert server.sent("create", "namespaces") and (wanted is _creates_namespace
+                                                         or server.sent("patch", "networks"))
         # ... and the interrupted run removed all of it itself
         assert leftovers(server) == [], f"{hook.fired}\n{text[-3000:]}"
         assert operator_entries(server) == before, f"{hook.fired}\n{text[-3000:]}"

@@ -69,7 +69,8 @@ def test_a_dual_homed_pod_that_forwards_is_a_router_between_its_vlans(tmp_path: 
 def test_a_tuning_chain_that_never_runs_fails_the_tuning_and_mac_checks(tmp_path: Path) -> None:
     code, summary, _ = run_cli(tmp_path, TOPOLOGIES / "multus-bridge.yaml", "drift:\n  dropChain: [tuned-a]")
     assert code == 1
-    assert failed_tests(summary) == {"test_tuning[tuned-a:t-a@node1:net1]", "test_mac_behaviour[tuned-a:t-a@node1:net1]"}
+    assert failed_tests(summary) == {"test_tuning[tuned-a:t-a@node1:net1]",
+                                     "test_mac_behaviour[tuned-a:t-a@node1:net1]"}
     [tuning] = problems(summary, "failed", "test_tuning")
     assert "MAC is" in tuning and "tuning sets 02:15:00:00:00:0a" in tuning and "promiscuous mode is off" in tuning
     assert "net.ipv4.conf.net1.arp_ignore is 0, tuning sets 1" in tuning

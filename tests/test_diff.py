@@ -94,7 +94,7 @@ def test_an_unreadable_run_is_refused_with_the_fix(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "deadbeef: no run there" in proc.stderr
 
 
-# --- two real runs -----------------------------------------------------------------------------------------------------
+# --- two real runs ----------------------------------------------------------------------------------------------------
 @pytest.mark.lab
 def test_diff_of_a_clean_and_a_mis_wired_lab(tmp_path_factory: pytest.TempPathFactory) -> None:
     from tests.helpers.lab_runs import lab_run
@@ -102,7 +102,8 @@ def test_diff_of_a_clean_and_a_mis_wired_lab(tmp_path_factory: pytest.TempPathFa
     CLEAN_ID, MISWIRED_ID = clean.id, miswired.id
     reports = clean.dir.parent
     cli = [sys.executable, "-m", "netattest.cli", "diff", "--reports-dir", str(reports)]
-    proc = subprocess.run([*cli, CLEAN_ID, MISWIRED_ID, "--json"], cwd=REPO, capture_output=True, text=True, check=False)
+    proc = subprocess.run([*cli, CLEAN_ID, MISWIRED_ID, "--json"], cwd=REPO, capture_output=True, text=True,
+                          check=False)
     assert proc.returncode == 1, proc.stderr
     diff = json.loads(proc.stdout)
     validate("run-diff", diff)

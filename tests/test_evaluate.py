@@ -97,8 +97,8 @@ def test_socket_error_is_broken_not_silent() -> None:
     inventory, topology = small_inventory()
 
     class Failing(ScriptedProber):
-        def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) -> tuple[
-                list[ProbeResult], WindowStats]:
+        def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (),
+                  timeout: float | None = None) -> tuple[list[ProbeResult], WindowStats]:
             results, stats = super().probe(probes, listeners, timeout)
             return [dataclasses.replace(r, error="no such interface net1") for r in results], stats
     run = run_matrix(plan_checks(topology), inventory, Failing(healthy), topology)
@@ -120,8 +120,8 @@ class EngineProber:
     def __init__(self, engine: ProbeEngine) -> None:
         self.engine = engine
 
-    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) -> tuple[list[ProbeResult],
-                                                                                          WindowStats]:
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (),
+              timeout: float | None = None) -> tuple[list[ProbeResult], WindowStats]:
         self.engine.listen(listeners)
         results, stats = self.engine.run(probes)
         stats.heard, stats.listening = self.engine.collect()
@@ -134,8 +134,8 @@ class MacRewriter:
     def __init__(self, engine: ProbeEngine) -> None:
         self.engine = engine
 
-    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) -> tuple[list[ProbeResult],
-                                                                                          WindowStats]:
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (),
+              timeout: float | None = None) -> tuple[list[ProbeResult], WindowStats]:
         bogus = [dataclasses.replace(p, source=dataclasses.replace(p.source, mac="02:de:af:00:00:01"))
                  for p in probes]
         return self.engine.run(bogus)
@@ -149,7 +149,8 @@ def test_isolation_cannot_pass_when_the_real_probe_is_deaf(real_lab: Lab) -> Non
         deaf_run = run_matrix(plan_checks(topology), real_lab.inventory(), MacRewriter(engine), topology)
     assert {o.status for o in healthy_run.outcomes.values()} == {"passed"}
     isolation = [o for o in deaf_run.outcomes.values() if not o.check.expect_answer]
-    assert isolation and {o.check.id for o in isolation} == {c.id for c in plan_checks(topology) if c.verdict == "isolated"}
+    assert isolation and {o.check.id for o in isolation} == {c.id for c in plan_checks(topology)
+                                                             if c.verdict == "isolated"}
     assert all(o.status == "broken" and "sanity twin" in o.reason for o in isolation)
 
 
@@ -161,7 +162,8 @@ def test_isolation_cannot_pass_when_the_source_interface_is_down(real_lab: Lab) 
         ns.link("set", index=ns.link_lookup(ifname="net1")[0], state="down")
     try:
         with ProbeEngine(timeout=0.5) as engine:
-            run = run_matrix(plan_checks(real_lab.topology), real_lab.inventory(), EngineProber(engine), real_lab.topology)
+            run = run_matrix(plan_checks(real_lab.topology), real_lab.inventory(), EngineProber(engine),
+                             real_lab.topology)
         mine = [o for o in run.outcomes.values() if o.check.source.name == "multus-test/mac-a"]
         assert mine and all(o.status != "passed" for o in mine)
         assert all(o.status == "broken" for o in mine if not o.check.expect_answer)
@@ -170,7 +172,7 @@ def test_isolation_cannot_pass_when_the_source_interface_is_down(real_lab: Lab) 
             ns.link("set", index=ns.link_lookup(ifname="net1")[0], state="up")
 
 
-TWO_INTERFACES = """
+TWO_INTERFACES = ("""
 apiVersion: netattest/v1
 kind: Topology
 name: two-interfaces
@@ -187,11 +189,13 @@ pods:
   - name: pod1
     namespace: t
     nodeSelector: {kubernetes.io/hostname: node1}
-    networks: [{attachment: mv, interface: net1, ips: [10.1.1.11/24]}, {attachment: mv, interface: net2, ips: [10.1.1.12/24]}]
-  - {name: pod2, namespace: t, nodeSelector: {kubernetes.io/hostname: node2}, networks: [{attachment: mv, ips: [10.1.1.21/24]}]}
+    networks: [{attachment: mv, interface: net1, ips: [10.1.1.11/24]}, """
+    """{attachment: mv, interface: net2, ips: [10.1.1.12/24]}]
+  - {name: pod2, namespace: t, nodeSelector: {kubernetes.io/hostname: node2}, """
+    """networks: [{attachment: mv, ips: [10.1.1.21/24]}]}
 expectations:
   - {from: lan, to: lan, expect: reachable}
-"""
+""")
 
 
 def test_a_pod_with_two_interfaces_gets_unique_readable_ids_and_no_check_against_itself() -> None:

@@ -130,5 +130,6 @@ def test_the_lab_path_never_imports_the_kubernetes_client() -> None:
 
 def test_only_one_module_imports_kubernetes_stream() -> None:
     pattern = re.compile(r"^\s*(from kubernetes(\.stream)? import .*stream|import kubernetes\.stream)", re.MULTILINE)
-    users = [p.relative_to(REPO).as_posix() for p in (REPO / "netattest").rglob("*.py") if pattern.search(p.read_text())]
+    users = [p.relative_to(REPO).as_posix() for p in (REPO / "netattest").rglob("*.py")
+             if pattern.search(p.read_text())]
     assert users == ["netattest/k8s/stream_exec.py"]

@@ -32,8 +32,8 @@ NS = f"netattest-{RUN}-multus-test"
 
 def fast(kubeconfig: Path, **overrides: object) -> ClusterOptions:
     values: dict[str, object] = {"kubeconfig": str(kubeconfig), "poll_interval": 0.02, "pod_timeout": 5.0,
-                                     "stuck_grace": 0.3, "agent_timeout": 60.0, "request_timeout": 5.0, "operator_timeout": 3.0,
-                                     "node_inventory": False}
+                                     "stuck_grace": 0.3, "agent_timeout": 60.0, "request_timeout": 5.0,
+                                     "operator_timeout": 3.0, "node_inventory": False}
     values.update(overrides)
     return ClusterOptions(**values)  # type: ignore[arg-type]
 

@@ -26,7 +26,8 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 def agent_in(netns: str, *, streamed: bool = False) -> AgentClient:
     if streamed:  # exactly what a cluster pod gets: python -c BOOTSTRAP, sources on stdin
         argv = ["ip", "netns", "exec", netns, sys.executable, "-c", BOOTSTRAP]
-        channel = SubprocessChannel(argv, f"streamed agent in {netns}", env={**os.environ, "PYTHONPATH": "/nonexistent"})
+        channel = SubprocessChannel(argv, f"streamed agent in {netns}",
+                                    env={**os.environ, "PYTHONPATH": "/nonexistent"})
         agent = AgentClient(channel, netns)
         agent.start(bootstrap_payload(), timeout=60)
     else:

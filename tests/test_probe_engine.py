@@ -51,7 +51,7 @@ def arp(src: Endpoint, target: str, pid: str = "", expect: bool = True, mac: str
                  expect_answer=expect)
 
 
-# --- unit tests: no namespaces -------------------------------------------------------------------------------------------
+# --- unit tests: no namespaces ----------------------------------------------------------------------------------------
 def test_tpacket_stats_parsing() -> None:
     assert parse_tpacket_stats(struct.pack("=II", 12, 3)) == (12, 3)
     with pytest.raises(ValueError):
@@ -107,7 +107,7 @@ def test_icmp_probe_without_target_mac_is_refused() -> None:
         eng.run([Probe(id="x", kind="icmp", source=ep, target_ip="127.0.0.1")])
 
 
-# --- real traffic ----------------------------------------------------------------------------------------------------------
+# --- real traffic -----------------------------------------------------------------------------------------------------
 @needs_netns
 def test_arp_answered_with_right_mac_and_ip(lab: Lab, engine: ProbeEngine) -> None:
     a = lab.host("a", f"{NET}.1/24")

@@ -22,7 +22,8 @@ MARK = 0x5EED_0001_0000_0001
 
 def forward_rule(rule: str) -> str:
     """An nftables ruleset for the router: ``rule`` in its forward hook."""
-    return f"table ip lab {{\n chain forwarding {{\n  type filter hook forward priority 0; policy accept;\n  {rule}\n }}\n}}\n"
+    return (f"table ip lab {{\n chain forwarding {{\n  type filter hook forward priority 0; policy accept;\n"
+            f"  {rule}\n }}\n}}\n")
 
 
 ONE_WAY = forward_rule('iifname "eth1" drop')  # b -> a is dropped: answers never come back

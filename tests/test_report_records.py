@@ -114,7 +114,8 @@ def test_scrubber_removes_credential_shapes() -> None:
         ("Authorization: Bearer abcdefghijklmnop123", "abcdefghijklmnop123"),
         (f"token was {FAKE_JWT} here", FAKE_JWT),
         ("users:\n- name: x\n  user:\n    token: sha256~ZmFrZS10b2tlbi12YWx1ZQ\n", "sha256~ZmFrZS10b2tlbi12YWx1ZQ"),
-        ('{"client-key-data": "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo="}', "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo="),
+        ('{"client-key-data": "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo="}',
+         "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo="),
         ("-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIBAAKCAQEA7\\n-----END RSA PRIVATE KEY-----", "MIIEowIBAAKCAQEA7"),
         ("kubectl --token=s3cr3tvalue get pods", "s3cr3tvalue"),
         ("password: hunter2hunter2", "hunter2hunter2"),
@@ -189,7 +190,7 @@ def test_manifest_lists_every_file_and_detects_changes(tmp_path: Path) -> None:
     assert (result.modified, result.missing, result.unlisted) == (["summary.json"], ["pcaps/x.pcap"], ["extra.txt"])
 
 
-# --- JUnit and Allure metadata ------------------------------------------------------------------------------------------
+# --- JUnit and Allure metadata ----------------------------------------------------------------------------------------
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="0"
 failures="2" skipped="0" tests="3" time="1.0"><testcase classname="suites.test_isolation" name="test_isolation[a-&gt;b]"
 time="0.1"><failure message="AssertionError: isolation broken">trace</failure></testcase><testcase

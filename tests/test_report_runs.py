@@ -150,7 +150,7 @@ def test_capture_none_writes_no_pcap(tmp_path_factory: pytest.TempPathFactory) -
                 if a["type"] == "application/vnd.tcpdump.pcap"]
 
 
-# --- JUnit ---------------------------------------------------------------------------------------------------------------
+# --- JUnit ------------------------------------------------------------------------------------------------------------
 def test_junit_counts_properties_and_broken_as_error(clean: LabRun, miswired: LabRun) -> None:
     for run in (clean, miswired):
         summary = run.json("summary.json")
@@ -175,7 +175,7 @@ def test_junit_counts_properties_and_broken_as_error(clean: LabRun, miswired: La
             assert case.find("failure" if problem["status"] == "failed" else "error") is not None
 
 
-# --- integrity and secrets ---------------------------------------------------------------------------------------------
+# --- integrity and secrets --------------------------------------------------------------------------------------------
 def test_manifest_covers_every_file_and_catches_tampering(clean: LabRun, tmp_path: Path) -> None:
     manifest = clean.json("manifest.json")
     validate("manifest", manifest)
@@ -214,7 +214,7 @@ def test_no_secret_reaches_any_report_file(clean: LabRun, tmp_path_factory: pyte
     assert "ops token [REDACTED]" in summary["topology"]["description"]
 
 
-# --- Allure results ------------------------------------------------------------------------------------------------------
+# --- Allure results ---------------------------------------------------------------------------------------------------
 MY_SUITES = ("suites.test_reachability", "suites.test_isolation", "suites.test_mac", "suites.test_attachment")
 
 
@@ -251,7 +251,8 @@ def test_allure_results_carry_labels_parameters_steps_and_attachments(clean: Lab
         assert steps[0] == "setup" and steps[-1] == "verdict", (result["name"], steps)
         assert result["steps"][0].get("attachments"), result["name"]
     reach = next(r for r in results if r["name"] == "test_l2_reachability[restricted:pod-a@node1->ext-host]")
-    assert _labels(reach, "epic") == ["network VLAN 112 restricted"] and _labels(reach, "story") == ["VLAN 112 restricted"]
+    assert (_labels(reach, "epic") == ["network VLAN 112 restricted"]
+            and _labels(reach, "story") == ["VLAN 112 restricted"])
     assert _labels(reach, "feature") == ["L2 reachability"]
     params = {p["name"]: p["value"] for p in reach["parameters"]}
     assert params["reach_check"] == "'restricted:pod-a@node1->ext-host'" and params["source"] == "'pod-a@node1 net1'"
@@ -299,7 +300,7 @@ def test_allure_statuses_follow_failed_versus_broken(miswired: LabRun) -> None:
     assert mac["status"] == "passed"
 
 
-# --- the HTML report of a real run ---------------------------------------------------------------------------------------
+# --- the HTML report of a real run ------------------------------------------------------------------------------------
 def test_html_report_of_a_real_run_matches_its_records(miswired: LabRun, clean: LabRun) -> None:
     dom = parse((miswired.dir / "report.html").read_text())
     doc, summary = miswired.json("checks.json"), miswired.json("summary.json")

@@ -290,7 +290,7 @@ def _marked(output: str, mark: str) -> list[str]:
     return [line[len(mark):] for line in output.splitlines() if line.startswith(mark)]
 
 
-GUEST_SCRIPT = r"""
+GUEST_SCRIPT = (r"""
 echo "CWD:$(pwd)"
 echo "MARKER:$(cat marker.txt)"
 printf 'ENV:%s:END\n' "$NETATTEST_T"
@@ -309,10 +309,11 @@ echo "LINKS:$(ip -j link show | tr -d '\n')"
 "$PY" -c 'import json, pyroute2
 from netattest.sandbox import FEATURES, choose_kernel, detect_kernel_features
 f = detect_kernel_features()
-print("PY:" + json.dumps({"present": sorted(f.present), "how": f.how, "choice": choose_kernel("host", set(FEATURES))[0]}))'
+print("PY:" + json.dumps({"present": sorted(f.present), "how": f.how, """
+    r""""choice": choose_kernel("host", set(FEATURES))[0]}))'
 echo "to-stderr" >&2
 exit 7
-"""
+""")
 
 
 @pytest.mark.sandbox

@@ -403,35 +403,43 @@ BAD_INPUTS: dict[str, Bad] = {
     # IPAM settings checked against the plugin's own fields and the NAD's VLAN (exit 2 at load, never a network
     # failure after deploying)
     "host-local range outside the VLAN": bad(
-        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}", "ipam: {type: host-local, ranges: [[{subnet: 10.0.99.0/24}]]}",
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}",
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.99.0/24}]]}",
         "attachments[1].ipam.ranges[0][0].subnet", "range subnet 10.0.99.0/24 is outside the VLAN's subnet "
         "10.0.20.0/24", "Fix: use 10.0.20.0/24", base=TRUNK_TEXT),
     "host-local ranges written as a string": bad(
-        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}", "ipam: {type: host-local, ranges: '10.0.20.0/24'}",
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}",
+        "ipam: {type: host-local, ranges: '10.0.20.0/24'}",
         "attachments[1].ipam.ranges", "not a list of range sets", "ranges: [[{subnet: 10.0.20.0/24}]]",
         base=TRUNK_TEXT),
     "host-local subnet with host bits": bad(
-        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}", "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.5/24}]]}",
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}",
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.5/24}]]}",
         "attachments[1].ipam.ranges[0][0].subnet", "has host bits set", "write the network address: 10.0.20.0/24",
         base=TRUNK_TEXT),
     "host-local ranges that overlap": bad(
-        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}", "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24, rangeStart: 10.0.20.10, rangeEnd: "
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}",
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24, rangeStart: 10.0.20.10, rangeEnd: "
         "10.0.20.50}, {subnet: 10.0.20.0/24, rangeStart: 10.0.20.40}]]}",
         "attachments[1].ipam.ranges[0][1]", "range 10.0.20.40-10.0.20.254 overlaps range 10.0.20.10-10.0.20.50",
         "make the ranges disjoint", base=TRUNK_TEXT),
     "host-local rangeEnd before rangeStart": bad(
-        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}", "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24, rangeStart: 10.0.20.50, rangeEnd: "
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}",
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24, rangeStart: 10.0.20.50, rangeEnd: "
         "10.0.20.10}]]}", "attachments[1].ipam.ranges[0][0].rangeEnd", "comes before rangeStart", "swap them",
         base=TRUNK_TEXT),
     "a whereabouts key in host-local": bad(
-        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}", "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]], range_start: 10.0.20.9}",
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}",
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]], range_start: 10.0.20.9}",
         "attachments[1].ipam.range_start", "host-local IPAM ignores range_start, a setting of whereabouts IPAM",
         "rangeStart inside ranges", base=TRUNK_TEXT),
     "whereabouts range outside the VLAN": bad(
-        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}", "ipam: {type: whereabouts, range: 10.0.30.0/24}", "attachments[1].ipam.range",
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}",
+        "ipam: {type: whereabouts, range: 10.0.30.0/24}", "attachments[1].ipam.range",
         "range 10.0.30.0/24 is outside the VLAN's subnet 10.0.20.0/24", base=TRUNK_TEXT),
     "whereabouts exclude outside the range": bad(
-        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}", "ipam: {type: whereabouts, range: 10.0.20.0/25, exclude: [10.0.20.200/32]}",
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}",
+        "ipam: {type: whereabouts, range: 10.0.20.0/25, exclude: [10.0.20.200/32]}",
         "attachments[1].ipam.exclude[0]", "excluded 10.0.20.200/32 is outside range 10.0.20.0/25",
         base=TRUNK_TEXT),
     "dhcp IPAM with a range": bad(
@@ -439,7 +447,8 @@ BAD_INPUTS: dict[str, Bad] = {
         "attachments[0].ipam.ranges", "dhcp IPAM takes its address", "configure the DHCP server instead",
         base=TRUNK_TEXT),
     "a static address outside the VLAN": bad(
-        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}", "ipam: {type: static, addresses: [{address: 10.0.21.5/24}]}",
+        "ipam: {type: host-local, ranges: [[{subnet: 10.0.20.0/24}]]}",
+        "ipam: {type: static, addresses: [{address: 10.0.21.5/24}]}",
         "attachments[1].ipam.addresses[0].address", "static address 10.0.21.5 is outside the VLAN's subnet",
         base=TRUNK_TEXT),
     "unknown IPAM type": bad(

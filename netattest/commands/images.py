@@ -37,5 +37,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for image in images:
         print(f"{image} {mirrored(image, args.mirror)}")
-    sys.stderr.write(f"then run with: --probe-image {mirrored(images[0], args.mirror)} (or set NETATTEST_PROBE_IMAGE)\n")
+    sys.stderr.write(f"then run with: --probe-image {mirrored(images[0], args.mirror)} "
+                     "(or set NETATTEST_PROBE_IMAGE)\n")
     return 0

@@ -14,12 +14,12 @@ Protocol (version 1), one JSON object per line each way:
   gets ``{"id": null, "ok": false, ...}``, and the agent carries on;
 * ops: ``hello`` (versions, hostname), ``interfaces`` (every interface of the agent's network namespace read over
   netlink: name, MAC, IPv4 CIDRs, link kind, ipvlan/macvlan mode, MTU, up), ``neighbours`` (the IPv4 ARP
-  table: ip, mac, ifname, state), ``routes`` (the IPv4 main table, as ``ip route`` prints it), ``bridge_ports`` (every bridge port: its bridge,
-  VLAN entries, hairpin), ``sysctls`` (``names``: dotted sysctl names, read in the agent's namespace), ``probe`` (``probes``: a list of
-  :class:`~netattest.probe.engine.Probe` as dicts, ``engine``: timeout/retries/... for this window; replies with
-  ``results`` and ``stats``), ``listen`` (``listeners``: :class:`~netattest.probe.model.Listener` as dicts, opened
-  now and read during every later window), ``collect`` (closes them; replies ``heard`` and ``listening``),
-  ``ping``, ``quit``;
+  table: ip, mac, ifname, state), ``routes`` (the IPv4 main table, as ``ip route`` prints it), ``bridge_ports``
+  (every bridge port: its bridge, VLAN entries, hairpin), ``sysctls`` (``names``: dotted sysctl names, read in the
+  agent's namespace), ``probe`` (``probes``: a list of :class:`~netattest.probe.engine.Probe` as dicts, ``engine``:
+  timeout/retries/... for this window; replies with ``results`` and ``stats``), ``listen`` (``listeners``:
+  :class:`~netattest.probe.model.Listener` as dicts, opened now and read during every later window), ``collect``
+  (closes them; replies ``heard`` and ``listening``), ``ping``, ``quit``;
 * end of stdin ends the agent (closing the exec stream is enough to stop it).
 
 Anything a library prints goes to stderr: stdout carries protocol lines only.

@@ -43,7 +43,8 @@ class _BlockDumper(yaml.SafeDumper):
 
 
 _BlockDumper.add_representer(
-    str, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+    str, lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text,
+                                                      style="|" if "\n" in text else None))
 
 
 def _yaml(docs: Iterable[Any]) -> str:
@@ -290,7 +291,8 @@ class EvidenceKit:
         """The NAD as applied, the pod manifest, the network-status annotation and ``ip -d addr`` inside."""
         evidence = self.collect_pods().get(pod_key)
         if evidence is None:
-            allure.attach(f"pod {pod_key} is not in the target's inventory\n", name=f"{prefix}pod", attachment_type=TEXT)
+            allure.attach(f"pod {pod_key} is not in the target's inventory\n", name=f"{prefix}pod",
+                          attachment_type=TEXT)
             return
         short = pod_key.split("/")[-1]
         if evidence["nad_as_applied"]:

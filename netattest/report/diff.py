@@ -125,12 +125,14 @@ def _inventory_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[s
     old_hosts = {f"{h['name']} on {h['network']}": h for h in old.get("hosts") or []}
     new_hosts = {f"{h['name']} on {h['network']}": h for h in new.get("hosts") or []}
     out: dict[str, Any] = {
-        "pods": {"added": sorted(new_pods.keys() - old_pods.keys()), "removed": sorted(old_pods.keys() - new_pods.keys()),
-                 "moved": [], "phase": []},
+        "pods": {"added": sorted(new_pods.keys() - old_pods.keys()),
+                 "removed": sorted(old_pods.keys() - new_pods.keys()), "moved": [], "phase": []},
         "nodes": {"added": sorted(new_nodes.keys() - old_nodes.keys()),
                   "removed": sorted(old_nodes.keys() - new_nodes.keys()), "labels": []},
-        "hosts": {"added": [{"host": k, "role": new_hosts[k].get("role")} for k in sorted(new_hosts.keys() - old_hosts.keys())],
-                  "removed": [{"host": k, "role": old_hosts[k].get("role")} for k in sorted(old_hosts.keys() - new_hosts.keys())]},
+        "hosts": {"added": [{"host": k, "role": new_hosts[k].get("role")}
+                            for k in sorted(new_hosts.keys() - old_hosts.keys())],
+                  "removed": [{"host": k, "role": old_hosts[k].get("role")}
+                              for k in sorted(old_hosts.keys() - new_hosts.keys())]},
         "interfaces": {"added": [], "removed": [], "kind": []},
         "addresses": [], "macs": [], "mac_relations": [],
     }

@@ -202,7 +202,8 @@ def _init_script(*, host_scratch: str, cwd: str, argv: Sequence[str], env: Mappi
     q = shlex.quote
     lines = [
         "#!/bin/sh",
-        "# netattest kernel sandbox: PID 1 of a user-mode Linux guest, generated for one run (netattest/sandbox/uml.py)",
+        "# netattest kernel sandbox: PID 1 of a user-mode Linux guest, generated for one run "
+        "(netattest/sandbox/uml.py)",
         "exec </dev/null >/dev/tty1 2>&1  # our own messages go to the kernel log",
         "PATH=" + q(":".join(_SBIN)) + "; export PATH",
         f"S={q(GUEST_SCRATCH)}",
@@ -230,7 +231,8 @@ def _init_script(*, host_scratch: str, cwd: str, argv: Sequence[str], env: Mappi
             f"mkdir -p {kmod}/lib && ln -s {q(str(modules_dir))} {kmod}/lib/modules",
             f"printf '#!/bin/sh\\nexec %s -d %s \"$@\"\\n' {q(modprobe)} {kmod} >{kmod}/modprobe",
             f"chmod 0755 {kmod}/modprobe && echo {kmod}/modprobe >/proc/sys/kernel/modprobe",
-            f"{q(modprobe)} -d {kmod} -a {' '.join(EAGER_MODULES)} || say 'could not load all of: {' '.join(EAGER_MODULES)}'",
+            f"{q(modprobe)} -d {kmod} -a {' '.join(EAGER_MODULES)} "
+            f"|| say 'could not load all of: {' '.join(EAGER_MODULES)}'",
         ]
     else:
         lines.append("say 'modprobe not found on the host (Debian package kmod): no kernel modules'")

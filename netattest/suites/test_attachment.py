@@ -60,7 +60,8 @@ def test_pod_interface(pod_interface: Subject, inventory: Inventory, topology: T
     kind = POD_LINK_KIND.get(att.plugin, att.plugin)
     if kind:  # host-device moves the node's own link, whatever its kind
         expect(iface.kind == kind, f"{view.label} {iface.name} is a {iface.kind or 'unknown'} link, but NAD "
-                                   f"{att.key} promises {att.plugin}" + ("" if kind == att.plugin else f" (a {kind} link)")
+                                   f"{att.key} promises {att.plugin}"
+                                   + ("" if kind == att.plugin else f" (a {kind} link)")
                                    + ": the NAD in force is not the expected one")
     expect(not att.mode or iface.mode == att.mode,
            f"{view.label} {iface.name} runs {att.plugin} mode {iface.mode}, expected {att.mode}")

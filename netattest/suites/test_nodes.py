@@ -1,8 +1,8 @@
 """Node pre-flight: the labelled nodes are fit to carry the secondary networks before any pod is created.
 
-Run first by default (see ``netattest/plugin/nodes.py``); an unfit node stops the session before the target deploys. Facts
-are read with testinfra (lab nodes through the ``netns://`` backend, cluster nodes through a debug pod each and the
-``k8sexec://`` backend, any node by SSH with ``--node-host``) and judged by ``netattest.nodes.checks``.
+Run first by default (see ``netattest/plugin/nodes.py``); an unfit node stops the session before the target deploys.
+Facts are read with testinfra (lab nodes through the ``netns://`` backend, cluster nodes through a debug pod each and
+the ``k8sexec://`` backend, any node by SSH with ``--node-host``) and judged by ``netattest.nodes.checks``.
 """
 
 from __future__ import annotations

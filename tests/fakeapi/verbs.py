@@ -124,7 +124,8 @@ def _create(server: FakeApiServer, req: Request) -> tuple[int, Any]:
 def _check_namespace(server: FakeApiServer, namespace: str, name: str, plural: str, meta: dict[str, Any]) -> None:
     ns = server.objects.get((CORE, "namespaces", None, namespace))
     if ns is None:
-        raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found', {"name": namespace, "kind": "namespaces"})
+        raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found',
+                       {"name": namespace, "kind": "namespaces"})
     if ns.get("status", {}).get("phase") == "Terminating":
         raise ApiError(403, "Forbidden", f'{plural} "{name}" is forbidden: unable to create new content in namespace '
                        f"{namespace} because it is being terminated")

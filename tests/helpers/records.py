@@ -111,8 +111,8 @@ class FramedProber:
     def __init__(self, respond: Responder) -> None:
         self.respond = respond
 
-    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) -> tuple[list[ProbeResult],
-                                                                                          WindowStats]:
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (),
+              timeout: float | None = None) -> tuple[list[ProbeResult], WindowStats]:
         results = []
         for probe in probes:
             answers = self.respond(probe)

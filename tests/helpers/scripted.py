@@ -68,8 +68,8 @@ class ScriptedProber:
         self.respond, self.drops, self.leak = respond, drops, leak
         self.asked: list[list[Probe]] = []
 
-    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (), timeout: float | None = None) -> tuple[list[ProbeResult],
-                                                                                          WindowStats]:
+    def probe(self, probes: Sequence[Probe], listeners: Sequence[Listener] = (),
+              timeout: float | None = None) -> tuple[list[ProbeResult], WindowStats]:
         self.asked.append(list(probes))
         results = [ProbeResult(p, 0.0, 1, self.respond(p), p.kind, "") for p in probes]
         heard = [h for p in probes for h in self.hear(p, listeners)]

@@ -220,8 +220,8 @@ class Observation(TargetState):
                 att.network, att, str((config or {}).get("type") or ""), str((config or {}).get("mode") or ""),
                 net.interface, tuple(str(ip) for ip in net.ips), master,
                 master_nic.mac if master_nic else None, error))
-        return PodView(pod.name, pod.namespace, node, phase, reason, interfaces.get(route, {}), statuses, attachments, route,
-                       state.pod if state else {})
+        return PodView(pod.name, pod.namespace, node, phase, reason, interfaces.get(route, {}), statuses, attachments,
+                       route, state.pod if state else {})
 
     def _node_views(self, pods: list[PodView], node_nics: dict[str, dict[str, InterfaceView]]) -> list[NodeView]:
         from netattest.k8s.api import NotFound
