@@ -199,7 +199,7 @@ def main() -> int:
               f"answers {[c[1] for c in ceil]}, drops {[c[2] for c in ceil]})")
         for name, rows in (("engine, records", with_rec), ("engine, no recs", no_rec)):
             rate = statistics.median(r[0] for r in rows)
-            ratio = statistics.median(r[0] / c[0] for r, c in zip(rows, ceil))
+            ratio = statistics.median(r[0] / c[0] for r, c in zip(rows, ceil, strict=True))
             print(f"{name:<17}: {rate:>9,.0f} matched/s  = {ratio:.0%} of ceiling (median of the per-run ratios; "
                   f"runs {[f'{r[3]:.3f}s' for r in rows]}, matched {[r[1] for r in rows]}, "
                   f"trustworthy {[r[2] for r in rows]})")
@@ -208,7 +208,7 @@ def main() -> int:
         rate_rec = statistics.median(r[0] for r in with_rec)
         ratio, pairs, trusty = silent_matrix(ns, args.timeout)
         print(f"silent matrix    : {pairs} pairs in {ratio:.2f} x timeout ({args.timeout}s), trustworthy {trusty}")
-        share = statistics.median(r[0] / c[0] for r, c in zip(with_rec, ceil))
+        share = statistics.median(r[0] / c[0] for r, c in zip(with_rec, ceil, strict=True))
         ok = rate_rec >= TARGET_RATE and ratio <= TARGET_MATRIX and share >= TARGET_SHARE
         print(f"targets          : >= {TARGET_RATE:,}/s with records: {rate_rec >= TARGET_RATE}; >= "
               f"{TARGET_SHARE:.0%} of the ceiling with records: {share >= TARGET_SHARE}; matrix <= {TARGET_MATRIX} "

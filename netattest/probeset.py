@@ -216,8 +216,8 @@ class ProbeSet:
                 iface = pod.interfaces.get(att.interface)
                 if att.network == network and iface is not None and iface.ips and iface.mac:
                     others = ", ".join(sorted(networks - {network}))
-                    found.append((pod.netns, Hop(iface.mac, iface.ips[0], f"pod {pod.label} {iface.name} (also on "
-                                                                         f"{others}: forwards if its ip_forward is on)")))
+                    why = f"pod {pod.label} {iface.name} (also on {others}: forwards if its ip_forward is on)"
+                    found.append((pod.netns, Hop(iface.mac, iface.ips[0], why)))
                     break
         self._dual_homed_cache[network] = found
         return found

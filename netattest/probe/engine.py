@@ -22,8 +22,18 @@ from collections.abc import Sequence
 
 from netattest.probe.frames import BPF_CODE, Template, build_template
 from netattest.probe.listen import ListenerSet
-from netattest.probe.model import (Answer, CapturedFrame, Endpoint, Heard, Listener, Probe, ProbeError, ProbeResult,
-                                   WindowStats, parse_tpacket_stats)
+from netattest.probe.model import (
+    Answer,
+    CapturedFrame,
+    Endpoint,
+    Heard,
+    Listener,
+    Probe,
+    ProbeError,
+    ProbeResult,
+    WindowStats,
+    parse_tpacket_stats,
+)
 from netattest.probe.netns import in_netns, netns_path
 from netattest.probe.sockets import PacketSocket, SocketKey, close_sockets, open_packet_socket
 from netattest.probe.window import Window, send_order
@@ -87,7 +97,7 @@ class ProbeEngine:
         self.listeners = ListenerSet(self.rcvbuf)
 
     # context manager ------------------------------------------------------------------------------------------------
-    def __enter__(self) -> ProbeEngine:  # noqa: PYI034 - stays importable on Python < 3.11 (probe pods)
+    def __enter__(self) -> ProbeEngine:
         return self
 
     def __exit__(self, *exc: object) -> None:

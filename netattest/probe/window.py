@@ -113,7 +113,7 @@ class Window:
         frames, src_ip_of, tip_of = self.frames, self.src_ip_of, self.tip_of
         inet_pton, af_inet = socket.inet_pton, socket.AF_INET
         last_source: object = None
-        for i, (p, ps) in enumerate(zip(self.probes, self.sock_of)):
+        for i, (p, ps) in enumerate(zip(self.probes, self.sock_of, strict=True)):
             if ps is None:
                 continue
             source = p.source
@@ -307,16 +307,16 @@ class Window:
         kept, epoch0 = self.kept, self.epoch0
         # one pass over parallel lists (zip, not indexing); the frame kept is the first one sent: retries of IP
         # probes rewrite ``frames`` and leave the first in ``first_frames``
-        sent_frames = [f or g for f, g in zip(self.first_frames, self.frames)] if self.engine.records \
+        sent_frames = [f or g for f, g in zip(self.first_frames, self.frames, strict=True)] if self.engine.records \
             else [b""] * self.n
-        rows = zip(self.probes, self.first_sent, self.attempts, self.answers, self.perr, sent_frames)
+        rows = zip(self.probes, self.first_sent, self.attempts, self.answers, self.perr, sent_frames, strict=True)
         if kept is None:
             results = [ProbeResult(p, epoch0 + t if n else 0.0, n, a or [], "", "", e, [], f)
                        for p, t, n, a, e, f in rows]
         else:
             results = [ProbeResult(p, epoch0 + t if n else 0.0, n, a or [], "", "", e,
                                    sorted(CapturedFrame(*c) for c in k), f)
-                       for (p, t, n, a, e, f), k in zip(rows, kept)]
+                       for (p, t, n, a, e, f), k in zip(rows, kept, strict=True)]
         stats = WindowStats(probes=self.n, frames_sent=self.counters["sent"], frames_received=self.counters["recv"],
                             kernel_drops=drops, duration_s=time.perf_counter() - self.t_start,
                             socket_errors=_dedupe(self.errors), rounds=self.rounds)
