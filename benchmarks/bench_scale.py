@@ -254,6 +254,9 @@ def main() -> int:
             import cProfile
             profiler = cProfile.Profile()
             profiler.enable()
+        from netattest.probe.frames import warm_up
+
+        warm_up()  # scapy's import, as `netattest run` does in the background before its window (plugin/warmup.py)
         start = time.perf_counter()
         matrix = run_matrix(checks, inventory, target, topology)
         figures["matrix_s"] = matrix_s = time.perf_counter() - start

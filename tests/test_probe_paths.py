@@ -193,8 +193,9 @@ def test_a_listener_that_cannot_open_says_why(engine: ProbeEngine) -> None:
 
 def test_a_listener_counts_its_own_segments_senders_and_keeps_everything_else(lab: NetnsLab,
                                                                              engine: ProbeEngine) -> None:
-    """Own-segment traffic (a pod of this VLAN broadcasting its marked who-has) is counted, not kept; the canary
-    of that same sender, a foreign sender on the segment, and a NAT router's forwarded frames stay evidence."""
+    """Own-segment traffic (a pod of this VLAN broadcasting its marked who-has) is dropped in the kernel, not kept;
+    the canary of that same sender, a foreign sender on the segment, and a NAT router's forwarded frames stay
+    evidence."""
     own = lab.host("own", f"{B}.10/24", segment="seg-b")
     other = lab.host("other", f"{B}.11/24", segment="seg-b")
     listener = lab.host("ear", f"{B}.20/24", segment="seg-b")
@@ -205,8 +206,7 @@ def test_a_listener_counts_its_own_segments_senders_and_keeps_everything_else(la
     engine.listen([Listener("ear", listener.netns, "eth0", own_senders=((own.mac, own.ip),), keep_marks=(canary,))])
     engine.run(probes)
     heard, _ = engine.collect()
-    assert sorted((h.what, h.mark, h.count) for h in heard) == [
-        ("marked", MARK + 1, 1), ("marked", canary, 1), ("own-network", 0, 1)]
+    assert sorted((h.what, h.mark, h.count) for h in heard) == [("marked", MARK + 1, 1), ("marked", canary, 1)]
 
 
 def test_a_nat_routers_frames_are_never_own_traffic(lab: NetnsLab, engine: ProbeEngine) -> None:
@@ -217,3 +217,15 @@ def test_a_nat_routers_frames_are_never_own_traffic(lab: NetnsLab, engine: Probe
     marked = [h for h in heard if h.what == "marked"]  # (the target's own echo replies are counted as its own)
     assert marked and {h.ip_src for h in marked} == {f"{B}.254"} and {h.proto for h in marked} == {"icmp", "udp",
                                                                                                    "tcp"}
+
+
+def test_the_kernel_filter_keeps_a_leaked_frame_from_a_pod_that_shares_a_mac(lab: NetnsLab,
+                                                                             engine: ProbeEngine) -> None:
+    """A pair is MAC *and* address: a frame with an own pod's MAC but another sender address (ipvlan pods on
+    sub-interfaces of one parent share its MAC across VLANs) is not the segment's own traffic."""
+    own = lab.host("own", f"{B}.10/24", segment="seg-b")
+    ear = lab.host("ear", f"{B}.20/24", segment="seg-b")
+    engine.listen([Listener("ear", ear.netns, "eth0", own_senders=((own.mac, f"{B}.99"),))])
+    engine.run([Probe("same-mac", "arp", own, f"{B}.98", expect_answer=False, mark=MARK)])
+    heard, _ = engine.collect()
+    assert [(h.what, h.mark) for h in heard] == [("marked", MARK)]

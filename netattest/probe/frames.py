@@ -65,8 +65,8 @@ def sum16(data: bytes) -> int:
 class _Bpf:
     """A tiny classic-BPF assembler with labels, so the filters read as what they do (and jumps are never off)."""
 
-    LD_W_ABS, LD_H_ABS, LD_B_ABS, LDX_MSH, LD_W_IND, LD_B_IND = 0x20, 0x28, 0x30, 0xB1, 0x40, 0x50
-    JEQ, JSET, AND, RET = 0x15, 0x45, 0x54, 0x06
+    LD_W_ABS, LD_H_ABS, LD_B_ABS, LDX_MSH, LD_W_IND, LD_B_IND, LD_W_LEN = 0x20, 0x28, 0x30, 0xB1, 0x40, 0x50, 0x80
+    JEQ, JGE, JSET, AND, RET, JA = 0x15, 0x35, 0x45, 0x54, 0x06, 0x05
 
     def __init__(self) -> None:
         self.insns: list[tuple[int, int, str | None, str | None] | str] = []
@@ -80,6 +80,10 @@ class _Bpf:
     def label(self, name: str) -> None:
         self.insns.append(name)
 
+    def goto(self, target: str) -> None:
+        """An unconditional jump (32-bit offset): conditional jumps reach 255 instructions, this reaches any."""
+        self.insns.append((self.JA, 0, target, None))
+
     def assemble(self) -> bytes:
         program = [i for i in self.insns if not isinstance(i, str)]
         where: dict[str, int] = {}
@@ -91,6 +95,10 @@ class _Bpf:
                 pc += 1
         out, pc = [], 0
         for code, k, yes, no in program:  # type: ignore[misc]
+            if code == self.JA:
+                out.append(struct.pack("=HBBI", code, 0, 0, where[yes] - pc - 1))  # type: ignore[index]
+                pc += 1
+                continue
             jt = where[yes] - pc - 1 if yes else 0
             jf = where[no] - pc - 1 if no else 0
             if not (0 <= jt <= 255 and 0 <= jf <= 255):
@@ -156,9 +164,11 @@ def _probe_filter() -> bytes:
 
 
 MAX_WATCHED = 32  # ARP requests for at most this many addresses per listener (the filter's jumps are 8-bit)
+MAX_OWN_IN_FILTER = 500  # own senders dropped in the kernel (7 instructions each, within BPF's 4,096); more: Python
 
 
-def listener_filter(watch_ips: tuple[str, ...] = ()) -> bytes:
+def listener_filter(watch_ips: tuple[str, ...] = (), own_senders: tuple[tuple[str, str], ...] = (),
+                    keep_marks: tuple[int, ...] = ()) -> bytes:
     """A listener keeps only frames that carry an isolation mark (IP probes and padded ARP probes of any run — the
     mark tells whose) and ARP requests for ``watch_ips``: whoever asks for an address nobody holds, right after a
     probe aimed at it, is forwarding that probe. Frames this interface sent are kept (a canary of its own
@@ -176,16 +186,60 @@ def listener_filter(watch_ips: tuple[str, ...] = ()) -> bytes:
     b.label("not-tcp")
     b.jump(b.JEQ, 1, "l4-8", "not-icmp")
     b.label("not-icmp")
-    b.jump(b.JEQ, 17, "l4-8", "drop")
+    b.jump(b.JEQ, 17, "l4-8", "ip-drop")
     b.label("l4-8")  # ICMP and UDP: the payload starts 8 bytes into the L4 header
     b.op(b.LD_W_IND, 14 + 8)
-    b.jump(b.JEQ, magic, "accept", "drop")
+    b.jump(b.JEQ, magic, "ip-accept", "ip-drop")
     b.label("tcp")  # a SYN without options: the payload starts 20 bytes in
     b.op(b.LD_W_IND, 14 + 20)
-    b.jump(b.JEQ, magic, "accept", "drop")
+    b.jump(b.JEQ, magic, "ip-accept", "ip-drop")
+    b.label("ip-accept")  # the IPv4 branch ends here: the ARP branch below may be long
+    b.op(b.RET, 0xFFFF)
+    b.label("ip-drop")
+    b.op(b.RET, 0)
     b.label("not-ipv4")
-    b.jump(b.JEQ, 0x0806, "arp", "drop")
+    b.jump(b.JEQ, 0x0806, "arp", "not-arp")
+    b.label("not-arp")
+    b.op(b.RET, 0)
     b.label("arp")
+    if own_senders:
+        # A marked who-has of one of this segment's own pods (Ethernet source and ARP sender both theirs), unless a
+        # canary: the segment's own traffic, dropped in the kernel (hundreds of thousands of frames in a 200-pod
+        # lab would otherwise be read only to be counted away). Length first: a short frame has no padding. Far
+        # jumps go through ``goto`` trampolines (a conditional jump reaches only 255 instructions).
+        b.op(b.LD_W_LEN)
+        b.jump(b.JGE, 54, "own-long", "short")
+        b.label("short")
+        b.goto("arp-rest")
+        b.label("own-long")
+        b.op(b.LD_W_ABS, 42)
+        b.jump(b.JEQ, magic, "own-marked", "unmarked")
+        b.label("unmarked")
+        b.goto("arp-rest")
+        b.label("own-marked")
+        for n, mark in enumerate(keep_marks):
+            b.op(b.LD_W_ABS, 46)
+            b.jump(b.JEQ, mark >> 32, f"keep-lo-{n}", f"keep-next-{n}")
+            b.label(f"keep-lo-{n}")
+            b.op(b.LD_W_ABS, 50)
+            b.jump(b.JEQ, mark & 0xFFFFFFFF, f"keep-{n}", f"keep-next-{n}")
+            b.label(f"keep-{n}")
+            b.goto("arp-rest")
+            b.label(f"keep-next-{n}")
+        for n, (mac, ip) in enumerate(own_senders):
+            raw = mac_bytes(mac)
+            b.op(b.LD_W_ABS, 6)
+            b.jump(b.JEQ, int.from_bytes(raw[:4], "big"), f"own-lo-{n}", f"own-next-{n}")
+            b.label(f"own-lo-{n}")
+            b.op(b.LD_H_ABS, 10)
+            b.jump(b.JEQ, int.from_bytes(raw[4:], "big"), f"own-ip-{n}", f"own-next-{n}")
+            b.label(f"own-ip-{n}")
+            b.op(b.LD_W_ABS, 28)
+            b.jump(b.JEQ, int.from_bytes(ip_bytes(ip), "big"), f"own-drop-{n}", f"own-next-{n}")
+            b.label(f"own-drop-{n}")
+            b.op(b.RET, 0)
+            b.label(f"own-next-{n}")
+        b.label("arp-rest")
     if watch_ips:
         b.op(b.LD_H_ABS, 20)
         b.jump(b.JEQ, 1, "request", "padding")

@@ -38,7 +38,8 @@ class ListenerSet:
         for listener in listeners:
             if listener.id in self.status:
                 continue
-            code = fr.PASSIVE_BPF_CODE if listener.mode == "passive" else fr.listener_filter(listener.watch_ips)
+            code = fr.PASSIVE_BPF_CODE if listener.mode == "passive" else fr.listener_filter(
+                listener.watch_ips, listener.own_senders[:fr.MAX_OWN_IN_FILTER], listener.keep_marks)
             try:
                 sock = open_packet_socket((listener.netns, listener.ifname), self.rcvbuf, bpf=code,
                                           ignore_outgoing=listener.mode == "passive")
