@@ -33,7 +33,7 @@ from netattest.inventory import BridgePort, HostView, InterfaceView, Inventory, 
 from netattest.lab import cni, daemons, host_device, routers
 from netattest.lab.capacity import backlog_drops, check_neighbour_capacity, rx_dropped, table_fulls
 from netattest.lab.cni_status import network_status_from_cni_result
-from netattest.lab.links import host_side, read_interfaces, read_routes, retag_bridge_port, set_default_route
+from netattest.lab.links import host_side, read_interfaces, read_pod_namespace, retag_bridge_port, set_default_route
 from netattest.lab.multus import multus_refusal
 from netattest.lab.nads import WHEREABOUTS_NOTE, NadStore
 from netattest.lab.nsenter import in_netns, write_sysctls
@@ -42,7 +42,7 @@ from netattest.lab.state import KEPT_FILE, STATE_ROOT, RunDir, known_runs
 from netattest.lab.wiring import NODE_SYSCTLS, Fabric, Namespace, remove_namespace
 from netattest.manifests import pod_manifest, runtime_config
 from netattest.nodes.duties import node_link
-from netattest.probe.readers import read_bridge_ports, read_sysctls
+from netattest.probe.readers import read_bridge_ports
 from netattest.runid import netns_name, new_run_id, parse_netns_name
 from netattest.scheduling import no_node_reason, schedule
 from netattest.topology.model import Pod, Topology
@@ -144,16 +144,20 @@ class Lab:
                            f"(topology {kept.get('name')}, sha256 {str(kept.get('topology_sha256'))[:12]}), not from "
                            f"{topology.source} (sha256 {topology.sha256[:12]}): its expectations would not describe "
                            f"it. Fix: pass --topology {kept.get('topology')}, or build a lab from this file")
-        missing = [n for n in lab._expected_namespaces() if n not in set(run_namespaces(run_id))]
+        records_dir = lab.run_dir.path / POD_RECORDS
+        records = [(path, lab.run_dir.read_json(f"{POD_RECORDS}/{path.name}"))
+                   for path in (sorted(records_dir.glob("*.json")) if records_dir.is_dir() else [])]
+        present = set(run_namespaces(run_id))
+        expected = [netns_name(run_id, "node", n.name) for n in topology.nodes] + [
+            str(data["netns"]) for _, data in records if isinstance(data, dict) and data.get("netns")]
+        missing = [n for n in expected if n not in present]
         if missing:
             raise LabError(f"--lab {run_id}: namespaces of the kept lab are gone ({', '.join(missing[:5])}"
                            f"{' ...' if len(missing) > 5 else ''}); it cannot be checked as built. Fix: remove it "
                            f"with 'netattest lab down --run-id {run_id}' and keep a new one")
-        for name in run_namespaces(run_id):
-            lab._namespaces[name] = Namespace.open(name)
-        records_dir = lab.run_dir.path / POD_RECORDS
-        for path in sorted(records_dir.glob("*.json")) if records_dir.is_dir() else []:
-            data = lab.run_dir.read_json(f"{POD_RECORDS}/{path.name}")
+        for name in present:
+            lab._namespaces[name] = Namespace.open(name)  # no netlink handle until something edits it
+        for path, data in records:
             try:
                 lab._pods.append(record_from_json(data, topology))  # type: ignore[arg-type]
             except (KeyError, TypeError, ValueError) as exc:
@@ -165,16 +169,6 @@ class Lab:
         lab._pods.sort(key=lambda r: order.get(r.pod.key, len(order)))
         lab._built = lab._adopted = True
         return lab
-
-    def _expected_namespaces(self) -> list[str]:
-        """The node and pod namespaces a lab of this topology has (hosts vary with drift; nodes and pods do not)."""
-        names = [netns_name(self.run_id, "node", n.name) for n in self.topology.nodes]
-        records_dir = self.run_dir.path / POD_RECORDS
-        for path in sorted(records_dir.glob("*.json")) if records_dir.is_dir() else []:
-            data = self.run_dir.read_json(f"{POD_RECORDS}/{path.name}")
-            if isinstance(data, dict) and data.get("netns"):
-                names.append(str(data["netns"]))
-        return names
 
     def release(self) -> None:
         """Close this process's handles on an adopted lab and leave the lab running."""
@@ -456,12 +450,8 @@ class Lab:
         routes: list[str] = []
         sysctls: dict[str, str] = {}
         if record.netns:
-            interfaces = read_interfaces(record.netns)
-            routes = read_routes(record.netns)
             names = [k for a in record.attachments if a.attachment.tuning for k in a.attachment.tuning.sysctl]
-            if names:
-                with in_netns(record.netns):
-                    sysctls = read_sysctls(names)
+            interfaces, routes, sysctls = read_pod_namespace(record.netns, names)
         failed = record.reason is not None
         phase = "Pending" if record.node is None or failed else "Running"
         return PodView(record.pod.name, record.pod.namespace, record.node, phase, record.reason, interfaces,

@@ -17,15 +17,19 @@ def read_interfaces(netns: str) -> dict[str, InterfaceView]:
     """Every interface of namespace ``netns``, keyed by name: read from inside it with the probe agent's stdlib
     netlink reader (one dump, a tenth of pyroute2's decoding), so the lab and a cluster's pods report alike."""
     with in_netns(netns):
-        rows = readers.read_interfaces()
+        return _views(readers.read_interfaces())
+
+
+def read_pod_namespace(netns: str, sysctls: list[str]) -> tuple[dict[str, InterfaceView], list[str], dict[str, str]]:
+    """A pod's interfaces, routes and the ``sysctls`` asked for, in one visit to its namespace."""
+    with in_netns(netns):
+        return (_views(readers.read_interfaces()), readers.read_routes(),
+                readers.read_sysctls(sysctls) if sysctls else {})
+
+
+def _views(rows: list[dict[str, Any]]) -> dict[str, InterfaceView]:
     return {row["name"]: InterfaceView(row["name"], row["mac"], tuple(row["addresses"]), row["kind"], row["mtu"],
                                        row["up"], row["mode"], row["promisc"], row["peer_index"]) for row in rows}
-
-
-def read_routes(netns: str) -> list[str]:
-    """IPv4 routes of the main table of ``netns``, written as ``ip route`` does (``default via X dev net1``)."""
-    with in_netns(netns):
-        return readers.read_routes()
 
 
 def host_side(result: dict[str, Any], ifname: str) -> str | None:

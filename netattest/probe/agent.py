@@ -37,18 +37,9 @@ import traceback
 from dataclasses import asdict
 from typing import Any, BinaryIO
 
-# in a pod, the bootstrap registers the engine's source under this very name
-from netattest.probe.engine import (
-    Answer,
-    CapturedFrame,
-    Endpoint,
-    Heard,
-    Listener,
-    Probe,
-    ProbeEngine,
-    ProbeResult,
-    WindowStats,
-)
+# in a pod, the bootstrap registers the shipped modules' sources under these very names
+from netattest.probe.engine import ProbeEngine
+from netattest.probe.model import Answer, CapturedFrame, Endpoint, Heard, Listener, Probe, ProbeResult, WindowStats
 from netattest.probe.readers import read_bridge_ports, read_interfaces, read_neighbours, read_routes, read_sysctls
 
 PROTOCOL = 1

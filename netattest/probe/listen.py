@@ -15,10 +15,23 @@ import contextlib
 import socket
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from netattest.probe import frames as fr
 from netattest.probe.model import Heard, Listener
 from netattest.probe.sockets import PacketSocket, close_sockets, open_packet_socket
+
+
+@dataclass
+class _Ear:
+    """One open listener: its socket and what its frames are matched against, derived once at open."""
+
+    listener: Listener
+    sock: PacketSocket
+    watch: set[bytes]  # IPv4 addresses whose ARP requests it reports
+    own: set[bytes]  # MAC + IPv4 bytes of its segment's own pod interfaces
+    keep: set[int]  # canary marks, kept even from an own sender
+    own_count: int = 0
 
 
 class ListenerSet:
@@ -26,13 +39,9 @@ class ListenerSet:
 
     def __init__(self, rcvbuf: int) -> None:
         self.rcvbuf = rcvbuf
-        self.socks: dict[int, tuple[Listener, PacketSocket]] = {}  # fd -> listener
+        self.socks: dict[int, _Ear] = {}  # fd -> listener
         self.status: dict[str, str] = {}  # listener id -> "" or why it did not listen the whole time
         self._heard: dict[tuple[object, ...], Heard] = {}
-        self._watch: dict[str, set[bytes]] = {}
-        self._own: dict[str, set[bytes]] = {}  # listener id -> MAC + IPv4 bytes of its segment's own senders
-        self._keep: dict[str, set[int]] = {}
-        self._own_count: dict[str, int] = {}
 
     def open(self, listeners: Sequence[Listener]) -> None:
         for listener in listeners:
@@ -50,23 +59,19 @@ class ListenerSet:
             sock.flush()  # nothing from before the window
             with contextlib.suppress(OSError):
                 sock.drops_since_last_read()
-            self.socks[sock.fd] = (listener, sock)
+            self.socks[sock.fd] = _Ear(listener, sock, {fr.ip_bytes(ip) for ip in listener.watch_ips},
+                                       {fr.mac_bytes(mac) + fr.ip_bytes(ip) for mac, ip in listener.own_senders},
+                                       set(listener.keep_marks))
             self.status[listener.id] = ""
-            self._watch[listener.id] = {fr.ip_bytes(ip) for ip in listener.watch_ips}
-            self._own[listener.id] = {fr.mac_bytes(mac) + fr.ip_bytes(ip) for mac, ip in listener.own_senders}
-            self._keep[listener.id] = set(listener.keep_marks)
-            self._own_count[listener.id] = 0
 
     def fds(self) -> list[int]:
         return list(self.socks)
 
     def drain(self, fd: int) -> int:
         """Read every queued frame of one listener; returns how many."""
-        listener, s = self.socks[fd]
+        ear = self.socks[fd]
+        listener, s, watch, own, keep = ear.listener, ear.sock, ear.watch, ear.own, ear.keep
         passive = listener.mode == "passive"
-        watch = self._watch.get(listener.id, set())
-        own = self._own.get(listener.id) or set()
-        keep = self._keep.get(listener.id, set())
         recvfrom = s.sock.recvfrom
         got = own_heard = 0
         while True:
@@ -93,32 +98,29 @@ class ListenerSet:
                 continue
             self._heard[key] = Heard(listener.id, time.time(), what, fr.mac_str(data[6:12]),  # type: ignore[arg-type]
                                      fr.mac_str(data[0:6]), ip_src, ip_dst, proto, mark, outgoing)
-        if own_heard:
-            self._own_count[listener.id] = self._own_count.get(listener.id, 0) + own_heard
+        ear.own_count += own_heard
         return got
 
     def collect(self) -> tuple[list[Heard], dict[str, str]]:
         """Read what is left, note drops, close every listener; returns what was heard and how each listened."""
-        for fd, (listener, s) in list(self.socks.items()):
+        for fd, ear in list(self.socks.items()):
             self.drain(fd)
+            listener = ear.listener
             try:
-                drops = s.drops_since_last_read()
+                drops = ear.sock.drops_since_last_read()
             except OSError as exc:
                 drops, self.status[listener.id] = 0, self.status[listener.id] or f"statistics: {exc}"
             if drops:
                 self.status[listener.id] = self.status[listener.id] or f"the kernel dropped {drops} frame(s)"
-        close_sockets([s.sock for _, s in self.socks.values()])
-        self.socks.clear()
         now = time.time()
         heard = sorted(self._heard.values(), key=lambda h: h.time)
-        heard += [Heard(lid, now, "own-network", "", count=count) for lid, count in self._own_count.items() if count]
+        heard += [Heard(ear.listener.id, now, "own-network", "", count=ear.own_count)
+                  for ear in self.socks.values() if ear.own_count]
+        close_sockets([ear.sock.sock for ear in self.socks.values()])
+        self.socks.clear()
         status = dict(self.status)
         self._heard.clear()
         self.status.clear()
-        self._watch.clear()
-        self._own.clear()
-        self._keep.clear()
-        self._own_count.clear()
         return heard, status
 
 

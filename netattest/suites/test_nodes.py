@@ -47,40 +47,42 @@ def _links(facts: NodeFacts, duty: MasterDuty) -> dict[str, object]:
     return {"node": facts.node, "access": facts.access, "links": {n: facts.link(n) for n in names}}
 
 
+def _judge_master(check: Callable[[MasterDuty, NodeFacts], checks.Finding], duty: MasterDuty,
+                  node_facts: FactsOf) -> None:
+    """One master-NIC check on the duty's node, judged with the node's links as its evidence."""
+    facts = node_facts(duty.node)
+    judge(check(duty, facts), _links(facts, duty))
+
+
 @allure.epic("nodes")
 @allure.feature("master NIC")
 def test_master_nic(node_duty: MasterDuty, node_facts: FactsOf) -> None:
-    facts = node_facts(node_duty.node)
     allure.dynamic.parameter("NADs", node_duty.nads)
-    judge(checks.check_master_nic(node_duty, facts), _links(facts, node_duty))
+    _judge_master(checks.check_master_nic, node_duty, node_facts)
 
 
 @allure.epic("nodes")
 @allure.feature("master NIC")
 def test_master_link(node_duty: MasterDuty, node_facts: FactsOf) -> None:
-    facts = node_facts(node_duty.node)
-    judge(checks.check_master_link(node_duty, facts), _links(facts, node_duty))
+    _judge_master(checks.check_master_link, node_duty, node_facts)
 
 
 @allure.epic("nodes")
 @allure.feature("master NIC")
 def test_master_mtu(node_duty: MasterDuty, node_facts: FactsOf) -> None:
-    facts = node_facts(node_duty.node)
-    judge(checks.check_master_mtu(node_duty, facts), _links(facts, node_duty))
+    _judge_master(checks.check_master_mtu, node_duty, node_facts)
 
 
 @allure.epic("nodes")
 @allure.feature("master NIC")
 def test_master_has_no_address(node_duty: MasterDuty, node_facts: FactsOf) -> None:
-    facts = node_facts(node_duty.node)
-    judge(checks.check_master_address(node_duty, facts), _links(facts, node_duty))
+    _judge_master(checks.check_master_address, node_duty, node_facts)
 
 
 @allure.epic("nodes")
 @allure.feature("master NIC")
 def test_master_rx_mode(node_duty: MasterDuty, node_facts: FactsOf) -> None:
-    facts = node_facts(node_duty.node)
-    judge(checks.check_master_rx_mode(node_duty, facts), _links(facts, node_duty))
+    _judge_master(checks.check_master_rx_mode, node_duty, node_facts)
 
 
 @allure.epic("nodes")
