@@ -93,6 +93,20 @@ def test_a_nat_router_is_caught_through_the_rewritten_frames(tmp_path: Path) -> 
 
 
 @pytest.mark.needs("nft")
+def test_a_one_way_nat_router_is_heard_by_the_listeners_with_its_own_address(tmp_path: Path) -> None:
+    """Source NAT one way, the replies dropped: nothing answers, and the frames reach dmz with the router's own
+    MAC and dmz address as sender, which the listeners' own-traffic filter must never count away (it drops only
+    the segment's own pods' frames)."""
+    code, summary, out = run_cli(tmp_path, ISOLATION, router(proxyArp="false", nat="true",
+                                                            forward='["restricted -> dmz"]'))
+    assert code == 1, out
+    assert_pairs_fail(summary, ("restricted", "dmz"))
+    reasons = problems(summary, "failed", "test_isolation")
+    assert all(r.startswith("isolation broken one way:") and ROUTER_MAC_WORDS in r for r in reasons), reasons[:2]
+    assert all("rewritten to 192.168.113.254 on the way (NAT)" in r for r in reasons), reasons[:2]
+
+
+@pytest.mark.needs("nft")
 def test_a_router_forwarding_only_tcp_is_caught_by_the_syn(tmp_path: Path) -> None:
     code, summary, out = run_cli(tmp_path, ISOLATION, router(proxyArp="false", protocols="[tcp]"))
     assert code == 1, out
